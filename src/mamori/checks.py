@@ -1,0 +1,78 @@
+"""Validate Settings: a list of problems with codes. Used at boot and by `mamori check`."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from mamori.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    message: str
+    fatal: bool = True
+
+
+def check_settings(settings: Settings) -> list[Problem]:
+    p: list[Problem] = []
+    url = settings.database_url
+    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+        p.append(
+            Problem(
+                "database_url",
+                "MAMORI_DATABASE_URL must be sqlite+aiosqlite:// or postgresql+asyncpg://",
+            )
+        )
+    if settings.redis_url and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        p.append(
+            Problem("redis_url", "MAMORI_REDIS_URL must start with redis://, rediss:// or unix://")
+        )
+    if len(settings.secret_key) < 32:
+        p.append(
+            Problem(
+                "secret_key",
+                "MAMORI_SECRET_KEY must be at least 32 characters "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')",
+            )
+        )
+    if not settings.cookie_secure and not settings.dev:
+        p.append(
+            Problem("cookie_secure", "MAMORI_COOKIE_SECURE=0 is only allowed with MAMORI_DEV=1")
+        )
+    if not settings.cookie_secure and settings.http_host not in ("127.0.0.1", "::1", "localhost"):
+        p.append(
+            Problem("cookie_secure", "insecure cookies are only allowed on a loopback address")
+        )
+    for cidr in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            p.append(Problem("trusted_proxies", f"not an IP network: {cidr!r}"))
+    if not 8 <= settings.password_min_length <= 64:
+        p.append(Problem("password_min_length", "must be between 8 and 64"))
+    if not settings.password_min_length <= settings.password_max_length <= 1024:
+        p.append(Problem("password_max_length", "must be at least the minimum and at most 1024"))
+    if settings.breached_file and not Path(settings.breached_file).is_file():
+        p.append(Problem("breached_file", f"no such file: {settings.breached_file}"))
+    for name in ("maxmind_country_db", "maxmind_asn_db"):
+        value = getattr(settings, name)
+        if value and not Path(value).is_file():
+            p.append(Problem(name, f"no such file: {value}"))
+    if settings.argon2_memory_kib < 7168 or settings.argon2_time_cost < 1:
+        p.append(Problem("argon2", "argon2id below OWASP minimum (m>=7 MiB, t>=1)"))
+    if settings.session_idle_minutes < 1 or settings.session_absolute_hours < 1:
+        p.append(Problem("session_timeouts", "session timeouts must be positive"))
+    if settings.max_body_bytes < 1024:
+        p.append(Problem("max_body_bytes", "must be at least 1024"))
+    if settings.default_language not in ("ja", "en"):
+        p.append(Problem("default_language", "must be ja or en"))
+    if settings.workers < 1:
+        p.append(Problem("workers", "must be at least 1"))
+    if settings.smtp_tls and settings.smtp_starttls:
+        p.append(Problem("smtp_tls", "choose either MAMORI_SMTP_TLS or MAMORI_SMTP_STARTTLS"))
+    return p

@@ -1,0 +1,210 @@
+"""The `mamori` command: serve, migrate, check, users."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mamori.boot import build_services, load_settings, validated
+from mamori.checks import check_settings
+from mamori.errors import ConfigError, MamoriError
+from mamori.flows.services import Services
+from mamori.identifiers import login_key
+from mamori.models import Account, ClientContext
+from mamori.settings import Settings
+from mamori.store import migrate as migrations
+
+app = typer.Typer(help="Mamori: self-hosted login and account protection.", no_args_is_help=True)
+users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+app.add_typer(users, name="users")
+console = Console()
+err = Console(stderr=True)
+
+CLI_CLIENT = ClientContext(ip="127.0.0.1", user_agent="mamori-cli")
+
+
+def _settings() -> Settings:
+    try:
+        return validated(load_settings())
+    except ConfigError as exc:
+        for code, message in exc.problems:
+            err.print(f"[red]{code}[/red]: {message}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (MAMORI_HTTP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (MAMORI_HTTP_PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (MAMORI_WORKERS)")] = None,
+) -> None:
+    """Serve the web app and API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    bind = host or settings.http_host
+    http_port = port or settings.http_port
+    n = workers or settings.workers
+    console.print(
+        f"Mamori on http://{bind}:{http_port}  (workers={n}, "
+        f"db={settings.database_url.split('://')[0]}, dev={settings.dev})"
+    )
+    uvicorn.run(
+        "mamori.web.asgi:app_from_env",
+        factory=True,
+        host=bind,
+        port=http_port,
+        workers=n,
+        proxy_headers=False,
+        server_header=False,
+        access_log=settings.dev,
+        log_level="info",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (creates the SQLite file if needed)."""
+    settings = load_settings()
+    url = settings.database_url
+    if settings.is_sqlite:
+        from mamori.store.engine import create_engine
+
+        asyncio.run(create_engine(url).dispose())  # creates the parent folder
+    migrations.upgrade(url)
+    console.print("migrations applied")
+
+
+@app.command()
+def check() -> None:
+    """Validate settings and print problems with codes."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for code, message in exc.problems:
+            console.print(f"[red]ERROR[/red] {code}: {message}")
+        raise typer.Exit(1) from None
+    problems = check_settings(settings)
+    for p in problems:
+        console.print(
+            f"[red]ERROR[/red] {p.code}: {p.message}"
+            if p.fatal
+            else f"[yellow]WARN[/yellow] {p.code}: {p.message}"
+        )
+    if any(p.fatal for p in problems):
+        raise typer.Exit(1)
+    console.print("settings OK")
+
+
+def _run(action: Callable[[Services], Awaitable[None]]) -> None:
+    async def main() -> None:
+        svc = build_services(_settings())
+        try:
+            await action(svc)
+        finally:
+            await svc.store.dispose()
+
+    try:
+        asyncio.run(main())
+    except MamoriError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+
+
+def _account_table(accounts: list[Account]) -> Table:
+    table = Table("id", "login_id", "email", "verified", "phone", "created")
+    for a in accounts:
+        table.add_row(
+            str(a.id),
+            a.login_id,
+            a.email,
+            "yes" if a.email_verified else "no",
+            a.phone or "",
+            a.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+@users.command("add")
+def users_add(
+    login_id: str,
+    email: str,
+    phone: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+) -> None:
+    """Create an account (the password is asked for, never passed as an argument)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass()
+
+    async def go(svc: Services) -> None:
+        from mamori.flows.signup import signup
+
+        result = await signup(
+            svc,
+            login_id=login_id,
+            email=email,
+            password=password,
+            phone=phone,
+            language=svc.settings.default_language,
+            client=CLI_CLIENT,
+        )
+        console.print(f"created account {result.account.id} ({result.account.login_id})")
+
+    _run(go)
+
+
+@users.command("show")
+def users_show(login_id: str) -> None:
+    """Show one account and its recent security events."""
+
+    async def go(svc: Services) -> None:
+        async with svc.store.begin() as tx:
+            account = await tx.accounts.by_login_key(login_key(login_id))
+            if account is None:
+                err.print("no such account")
+                raise typer.Exit(1)
+            events = await tx.events.for_account(account.id, limit=20)
+        console.print(_account_table([account]))
+        table = Table("time", "type", "result", "reason", "ip", "country", "device")
+        for e in events:
+            table.add_row(
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.type,
+                e.result,
+                e.reason,
+                e.ip,
+                e.country,
+                f"{e.browser} / {e.os}",
+            )
+        console.print(table)
+
+    _run(go)
+
+
+@users.command("list")
+def users_list(
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List accounts."""
+
+    async def go(svc: Services) -> None:
+        async with svc.store.begin() as tx:
+            accounts = await tx.accounts.list(limit=limit, offset=offset)
+            total = await tx.accounts.count()
+        console.print(_account_table(accounts))
+        console.print(f"{total} accounts in all")
+
+    _run(go)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,62 @@
+"""The dependencies every flow needs, built once by the shell and passed in."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import anyio.to_thread
+
+from mamori.clock import Clock
+from mamori.devices import parse_user_agent
+from mamori.geo import GeoInfo
+from mamori.models import ClientContext
+from mamori.notify import Notifier
+from mamori.passwords import PasswordHasher, PasswordPolicy
+from mamori.settings import Settings
+from mamori.store import Store
+
+
+class GeoResolver(Protocol):
+    def lookup(self, ip: str) -> GeoInfo: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    geo: GeoResolver
+    notifier: Notifier
+    clock: Clock
+    code_key: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        key = hashlib.sha256(b"mamori/codes\x00" + self.settings.secret_key.encode()).digest()
+        object.__setattr__(self, "code_key", key)
+
+    def client(self, *, ip: str, user_agent: str) -> ClientContext:
+        """Enrich a request's address and user agent with parsed browser/OS and geo/ASN."""
+        ua = parse_user_agent(user_agent)
+        geo = self.geo.lookup(ip)
+        return ClientContext(
+            ip=ip,
+            user_agent=user_agent[:512],
+            browser=ua.browser_label,
+            os=ua.os_label,
+            device_type=ua.device_type,
+            country=geo.country,
+            asn=geo.asn,
+            as_name=geo.as_name,
+        )
+
+    async def hash_password(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hasher.hash, password)
+
+    async def verify_password(self, *, stored_hash: str | None, password: str) -> bool:
+        def work() -> bool:
+            return self.hasher.verify(stored_hash=stored_hash, password=password)
+
+        return await anyio.to_thread.run_sync(work)

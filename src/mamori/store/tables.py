@@ -1,0 +1,143 @@
+"""SQLAlchemy Core tables: the one schema for SQLite and PostgreSQL (migrations mirror it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC, returned timezone-aware UTC, on both databases."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to UTCDateTime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("login_id", String(64), nullable=False),
+    Column("login_key", String(64), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("email_verified_at", UTCDateTime(), nullable=True),
+    Column("phone", String(20), nullable=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("language", String(8), nullable=False, server_default="ja"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("password_changed_at", UTCDateTime(), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("idle_expires_at", UTCDateTime(), nullable=False),
+    Column("absolute_expires_at", UTCDateTime(), nullable=False),
+    Column("remember", Boolean(), nullable=False, server_default="0"),
+    Column("ip", String(45), nullable=False, server_default=""),
+    Column("user_agent", String(512), nullable=False, server_default=""),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoke_reason", String(32), nullable=False, server_default=""),
+    Index("ix_sessions_account_id", "account_id"),
+)
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("result", String(20), nullable=False, server_default=""),
+    Column("reason", String(64), nullable=False, server_default=""),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("login_id", String(128), nullable=False, server_default=""),
+    Column("ip", String(45), nullable=False, server_default=""),
+    Column("user_agent", String(512), nullable=False, server_default=""),
+    Column("browser", String(64), nullable=False, server_default=""),
+    Column("os", String(64), nullable=False, server_default=""),
+    Column("device_type", String(16), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("asn", BigInteger(), nullable=True),
+    Column("as_name", String(128), nullable=False, server_default=""),
+    Column("details", Text(), nullable=False, server_default="{}"),
+    Index("ix_security_events_account_id_at", "account_id", "at"),
+    Index("ix_security_events_at", "at"),
+    Index("ix_security_events_ip_at", "ip", "at"),
+)
+
+codes = Table(
+    "codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("target", String(254), nullable=False, server_default=""),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("consumed_at", UTCDateTime(), nullable=True),
+    Index("ix_codes_account_id_purpose", "account_id", "purpose"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", String(255), nullable=False, server_default=""),
+    Column("body", Text(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("account_id", Id, nullable=True),
+)

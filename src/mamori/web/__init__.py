@@ -1,0 +1,1 @@
+"""HTTP: app factory, JSON API, HTML pages, security middleware."""

@@ -1,0 +1,251 @@
+"""JSON API under /api/v1. Errors use the one shape `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mamori.errors import InputError, NotFound
+from mamori.flows import account as account_flow
+from mamori.flows import login as login_flow
+from mamori.flows import signup as signup_flow
+from mamori.models import Account, SecurityEvent
+from mamori.passwords import strength
+from mamori.web import i18n
+from mamori.web.cookies import clear_session_cookie, set_session_cookie
+from mamori.web.deps import AuthDep, ClientDep, ServicesDep
+from mamori.web.errors import password_messages
+from mamori.web.security import check_not_cross_site
+
+
+async def guard_unsafe(request: Request) -> None:
+    """CSRF guard for state-changing API calls: JSON only, never cross-site."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise InputError("Content-Type must be application/json", code="unsupported_media_type")
+    services = request.app.state.services
+    check_not_cross_site(request, public_url=services.settings.public_url)
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_unsafe)], tags=["api"])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupIn(_Strict):
+    login_id: StrictStr = Field(max_length=256)
+    email: StrictStr = Field(max_length=320)
+    password: StrictStr = Field(max_length=4096)
+    phone: StrictStr | None = Field(default=None, max_length=64)
+    language: StrictStr | None = Field(default=None, max_length=8)
+
+
+class LoginIn(_Strict):
+    login_id: StrictStr = Field(max_length=256)
+    password: StrictStr = Field(max_length=4096)
+    remember: StrictBool = False
+
+
+class CodeIn(_Strict):
+    code: StrictStr = Field(max_length=32)
+
+
+class PasswordChangeIn(_Strict):
+    current_password: StrictStr = Field(max_length=4096)
+    new_password: StrictStr = Field(max_length=4096)
+    sign_out_others: StrictBool = True
+
+
+class StrengthIn(_Strict):
+    password: StrictStr = Field(max_length=4096)
+    login_id: StrictStr = Field(default="", max_length=256)
+    email: StrictStr = Field(default="", max_length=320)
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "login_id": account.login_id,
+        "email": account.email,
+        "email_verified": account.email_verified,
+        "phone": account.phone,
+        "language": account.language,
+        "created_at": account.created_at.isoformat(),
+    }
+
+
+def history_json(event: SecurityEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "result": "success" if event.type == "login_success" else "failure",
+        "ip": event.ip,
+        "browser": event.browser,
+        "os": event.os,
+        "device_type": event.device_type,
+        "country": event.country,
+        "asn": event.asn,
+        "network": event.as_name,
+    }
+
+
+def _lang(request: Request, default: str) -> str:
+    return i18n.negotiate(request, default)
+
+
+@router.post("/signup", status_code=201)
+async def signup(body: SignupIn, request: Request, svc: ServicesDep, client: ClientDep) -> Response:
+    result = await signup_flow.signup(
+        svc,
+        login_id=body.login_id,
+        email=body.email,
+        password=body.password,
+        phone=body.phone,
+        language=body.language or _lang(request, svc.settings.default_language),
+        client=client,
+    )
+    response = JSONResponse(
+        {"status": "ok", "account": account_json(result.account)}, status_code=201
+    )
+    set_session_cookie(
+        request, response, result.session.token, max_age=result.session.max_age_seconds
+    )
+    return response
+
+
+@router.post("/login")
+async def login(body: LoginIn, request: Request, svc: ServicesDep, client: ClientDep) -> Response:
+    result = await login_flow.login(
+        svc, login_id=body.login_id, password=body.password, remember=body.remember, client=client
+    )
+    response = JSONResponse({"status": "ok", "account": account_json(result.account)})
+    set_session_cookie(
+        request, response, result.session.token, max_age=result.session.max_age_seconds
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, svc: ServicesDep, auth: AuthDep, client: ClientDep) -> Response:
+    await login_flow.logout(svc, auth=auth, client=client)
+    response = JSONResponse({"status": "ok"})
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/me")
+async def me(auth: AuthDep) -> dict[str, Any]:
+    return {
+        "account": account_json(auth.account),
+        "session": {
+            "id": auth.session.id,
+            "created_at": auth.session.created_at.isoformat(),
+            "idle_expires_at": auth.session.idle_expires_at.isoformat(),
+            "absolute_expires_at": auth.session.absolute_expires_at.isoformat(),
+            "remember": auth.session.remember,
+        },
+    }
+
+
+@router.post("/me/email/verify")
+async def verify_email(
+    body: CodeIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
+) -> dict[str, Any]:
+    await account_flow.verify_email(svc, auth=auth, code=body.code, client=client)
+    return {"status": "ok", "email_verified": True}
+
+
+@router.post("/me/email/resend")
+async def resend_email(svc: ServicesDep, auth: AuthDep, client: ClientDep) -> dict[str, Any]:
+    sent = await account_flow.resend_email_code(svc, auth=auth, client=client)
+    return {"status": "ok", "sent": sent}
+
+
+@router.get("/me/login-history")
+async def login_history(
+    svc: ServicesDep,
+    auth: AuthDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    events = await account_flow.login_history(svc, auth=auth, limit=limit, before_id=before)
+    return {
+        "items": [history_json(e) for e in events],
+        "next_before": events[-1].id if len(events) == limit else None,
+    }
+
+
+@router.post("/me/password")
+async def change_password(
+    body: PasswordChangeIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
+) -> dict[str, Any]:
+    ended = await account_flow.change_password(
+        svc,
+        auth=auth,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        sign_out_others=body.sign_out_others,
+        client=client,
+    )
+    return {"status": "ok", "other_sessions_ended": ended}
+
+
+@router.post("/password/strength")
+async def password_strength(body: StrengthIn, request: Request, svc: ServicesDep) -> dict[str, Any]:
+    """Strength feedback (zxcvbn) and policy check for the sign-up and change-password pages."""
+    lang = _lang(request, svc.settings.default_language)
+    violations = tuple(
+        str(v) for v in svc.policy.check(body.password, login_id=body.login_id, email=body.email)
+    )
+    s = strength(body.password, user_inputs=[x for x in (body.login_id, body.email) if x])
+    return {
+        "score": s.score,
+        "label": i18n.t(f"strength_{s.score}", lang),
+        "warning": s.warning,
+        "suggestions": list(s.suggestions),
+        "acceptable": not violations,
+        "violations": list(violations),
+        "details": password_messages(
+            violations,
+            lang,
+            min_len=svc.settings.password_min_length,
+            max_len=svc.settings.password_max_length,
+        ),
+    }
+
+
+@router.get("/dev/outbox", include_in_schema=False)
+async def dev_outbox(
+    svc: ServicesDep, to: Annotated[str | None, Query(max_length=254)] = None
+) -> dict[str, Any]:
+    if not svc.settings.dev:
+        raise NotFound("page")
+    async with svc.store.begin() as tx:
+        entries = await tx.outbox.recent(limit=200, to=to)
+    return {
+        "items": [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "channel": e.channel,
+                "to": e.to,
+                "subject": e.subject,
+                "body": e.body,
+                "kind": e.kind,
+            }
+            for e in entries
+        ]
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,126 @@
+"""The application factory: wires routers, middleware and error handlers around Services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mamori.errors import (
+    AuthError,
+    CodeInvalid,
+    InputError,
+    MamoriError,
+    NotAuthenticated,
+    NotFound,
+)
+from mamori.flows.services import Services
+from mamori.netaddr import parse_cidrs
+from mamori.web import api, pages
+from mamori.web.errors import error_response
+from mamori.web.security import SecurityMiddleware
+
+log = logging.getLogger("mamori.web")
+HERE = Path(__file__).parent
+
+
+def status_for(exc: MamoriError) -> int:
+    if isinstance(exc, NotAuthenticated):
+        return 401
+    if isinstance(exc, CodeInvalid):
+        return 400
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, InputError):
+        return {
+            "body_too_large": 413,
+            "csrf_failed": 403,
+            "unsupported_media_type": 415,
+            "malformed_json": 400,
+            "invalid_encoding": 400,
+        }.get(exc.code, 422)
+    return 400
+
+
+def create_app(services: Services) -> FastAPI:
+    settings = services.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.store.dispose()
+
+    app = FastAPI(
+        title="Mamori",
+        version="0.1.0",
+        description="Self-hosted login and account protection.",
+        docs_url="/docs" if settings.dev else None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+
+    async def on_mamori_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MamoriError)
+        return error_response(request, status_for(exc), exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        kinds = {e.get("type") for e in errors}
+        if "json_invalid" in kinds:
+            return error_response(request, 400, InputError("malformed JSON", code="malformed_json"))
+        fields = [".".join(str(p) for p in e.get("loc", ())[1:]) for e in errors]
+        err = InputError(
+            "; ".join(f"{f}: {e.get('msg')}" for f, e in zip(fields, errors, strict=True))
+        )
+        return error_response(request, 422, err, fields=fields)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed", 400: "invalid_request"}.get(
+            exc.status_code, "error"
+        )
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            code = "malformed_json"
+        return error_response(request, exc.status_code, MamoriError(str(exc.detail), code=code))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, UnicodeDecodeError):
+            return error_response(
+                request, 400, InputError("invalid UTF-8", code="invalid_encoding")
+            )
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, MamoriError("internal error", code="internal_error"))
+
+    app.add_exception_handler(MamoriError, on_mamori_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(UnicodeDecodeError, on_unexpected)
+    app.add_exception_handler(Exception, on_unexpected)
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=parse_cidrs(settings.trusted_proxies),
+        hsts=settings.cookie_secure and not settings.dev,
+    )
+    return app
