@@ -20,13 +20,13 @@ _LOGIN_EXTRA = set("._-@+")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s.]{2,63}$")
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text)
 
 
 def normalize_login_id(raw: str) -> tuple[str, str]:
     """(display form, unique key), or InputError(code=invalid_login_id)."""
-    if _has_control(raw):
+    if has_control(raw):
         raise InputError(
             "login ID contains control characters", code="invalid_login_id", field="login_id"
         )
@@ -51,9 +51,15 @@ def login_key(raw: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).strip().casefold())
 
 
+def printable(text: str) -> str:
+    """The text with control and unassigned characters replaced, for storing what was submitted."""
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") else ch
+                   for ch in text)
+
+
 def normalize_email(raw: str) -> str:
     email = unicodedata.normalize("NFKC", raw).strip()
-    if _has_control(email) or len(email) > 254 or not _EMAIL.match(email):
+    if has_control(email) or len(email) > 254 or not _EMAIL.match(email):
         raise InputError("not a valid email address", code="invalid_email", field="email")
     local, domain = email.rsplit("@", 1)
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from mamori.errors import InvalidCredentials
 from mamori.flows.services import Services
 from mamori.flows.sessions import Authenticated, NewSession, start_session
-from mamori.identifiers import login_key
+from mamori.identifiers import has_control, login_key, printable
 from mamori.models import Account, ClientContext, EventType
 
 
@@ -25,9 +25,14 @@ class LoginResult:
 async def login(
     svc: Services, *, login_id: str, password: str, remember: bool, client: ClientContext
 ) -> LoginResult:
-    key = login_key(login_id)[:128]
-    async with svc.store.begin() as tx:
-        account = await tx.accounts.by_login_key(key)
+    # A login ID with control characters cannot belong to an account (sign-up refuses them),
+    # so it is not looked up; it is recorded with those characters replaced.
+    valid = not has_control(login_id)
+    key = login_key(login_id if valid else printable(login_id))[:128]
+    account = None
+    if valid:
+        async with svc.store.begin() as tx:
+            account = await tx.accounts.by_login_key(key)
     ok = await svc.verify_password(
         stored_hash=account.password_hash if account else None, password=password
     )

@@ -31,10 +31,6 @@ CSP = (
 )
 
 
-class BodyTooLarge(InputError):
-    code = "body_too_large"
-
-
 class CSRFFailed(InputError):
     code = "csrf_failed"
 
@@ -76,17 +72,31 @@ class SecurityMiddleware:
             if too_big:
                 await _reject_too_large(scope, receive, send)
                 return
+        # Bodies are small (64 KiB by default): read the whole body first, so an oversized
+        # chunked body is answered 413 here instead of failing somewhere inside a parser.
+        chunks: list[bytes] = []
         received = 0
-        limit = self.max_body
-
-        async def capped_receive() -> Message:
-            nonlocal received
+        more = scope["method"] not in ("GET", "HEAD", "OPTIONS") or declared is not None
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge("request body too large")
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            received += len(body)
+            if received > self.max_body:
+                await _reject_too_large(scope, receive, send)
+                return
+            chunks.append(body)
+            more = bool(message.get("more_body", False))
+        buffered = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": buffered, "more_body": False}
+            return await receive()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -102,7 +112,7 @@ class SecurityMiddleware:
                     h.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
 
-        await self.app(scope, capped_receive, send_with_headers)
+        await self.app(scope, replay, send_with_headers)
 
 
 async def _reject_too_large(scope: Scope, receive: Receive, send: Send) -> None:
