@@ -29,7 +29,17 @@ from mamori.web.app import create_app
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("MAMORI_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-TABLES = ("outbox", "codes", "security_events", "sessions", "accounts")
+TABLES = (
+    "outbox",
+    "codes",
+    "security_events",
+    "sessions",
+    "accounts",
+    "counters",
+    "deadlines",
+    "counter_members",
+    "tallies",
+)
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.
 TEST_GEO = StaticGeoResolver(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Dialect,
     ForeignKey,
     Index,
@@ -140,4 +141,41 @@ outbox = Table(
     Column("body", Text(), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("account_id", Id, nullable=True),
+)
+
+# ---- hot counters (SQLCounters); epoch-second floats, judged against the caller's clock ----
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+    Column("expires_at", Float(), nullable=False),
+    Index("ix_counters_expires_at", "expires_at"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("until", Float(), nullable=False),
+)
+
+counter_members = Table(
+    "counter_members",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("member", String(200), primary_key=True),
+    Column("seen_at", Float(), nullable=False),
+)
+
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("member", String(200), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+    Column("expires_at", Float(), nullable=False),
+    Index("ix_tallies_key_count", "key", "count"),
+    Index("ix_tallies_expires_at", "expires_at"),
 )
