@@ -39,6 +39,8 @@ TABLES = (
     "deadlines",
     "counter_members",
     "tallies",
+    "bans",
+    "devices",
 )
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.
@@ -132,10 +134,7 @@ def notifier() -> MemoryNotifier:
 async def services(
     database_url: str, clock: FixedClock, notifier: MemoryNotifier
 ) -> AsyncIterator[Services]:
-    svc = build_services(make_settings(database_url), clock=clock, notifier=notifier, geo=TEST_GEO)
-    if svc.store.dialect == "postgresql":
-        async with svc.store.begin() as tx:
-            await tx.conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    svc = await clean(make_services(database_url, clock=clock, notifier=notifier))
     yield svc
     await svc.store.dispose()
 
@@ -162,3 +161,33 @@ async def signup(
 ) -> httpx.Response:
     body = {"login_id": login_id, "email": f"{login_id}@example.com", "password": password, **extra}
     return await client.post("/api/v1/signup", json=body)
+
+
+def make_services(
+    database_url: str,
+    *,
+    clock: FixedClock,
+    notifier: MemoryNotifier | None = None,
+    geo: object = TEST_GEO,
+    **overrides: object,
+) -> Services:
+    return build_services(
+        make_settings(database_url, **overrides),
+        clock=clock,
+        notifier=notifier or MemoryNotifier(),
+        geo=geo,  # type: ignore[arg-type]
+    )
+
+
+async def clean(svc: Services) -> Services:
+    if svc.store.dialect == "postgresql":
+        async with svc.store.begin() as tx:
+            await tx.conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return svc
+
+
+def client_for(svc: Services, ip: str = "203.0.113.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(svc), client=(ip, 40000))
+    return httpx.AsyncClient(
+        transport=transport, base_url="https://testserver", headers={"user-agent": UA_CHROME}
+    )

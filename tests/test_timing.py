@@ -24,7 +24,15 @@ TRIES = 30
 
 @pytest.fixture
 async def real_cost_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(database_url, argon2_time_cost=2, argon2_memory_kib=19456)
+    # lockouts and IP throttles off: this test is about the hash, and makes 60+ tries
+    settings = make_settings(
+        database_url,
+        argon2_time_cost=2,
+        argon2_memory_kib=19456,
+        lock_threshold=10_000,
+        ip_fail_threshold=10_000,
+        ip_distinct_threshold=10_000,
+    )
     svc = build_services(settings, clock=FixedClock(), notifier=MemoryNotifier(), geo=TEST_GEO)
     if svc.store.dialect == "postgresql":
         from sqlalchemy import text

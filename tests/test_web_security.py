@@ -6,9 +6,10 @@ import re
 
 import httpx
 
+from mamori.clock import FixedClock
 from mamori.flows.services import Services
 from mamori.web.app import create_app
-from tests.conftest import PASSWORD, signup
+from tests.conftest import PASSWORD, make_services, signup
 
 
 def cookie_attrs(header: str) -> dict[str, str]:
@@ -116,15 +117,9 @@ async def test_spoofed_forwarded_for_is_ignored(
     assert event.ip == "203.0.113.7"  # the peer, not the header
 
 
-async def test_forwarded_for_from_trusted_proxy(services: Services) -> None:
-    svc = services.__class__(
-        settings=services.settings.replace(trusted_proxies=("10.0.0.0/8",)),
-        store=services.store,
-        hasher=services.hasher,
-        policy=services.policy,
-        geo=services.geo,
-        notifier=services.notifier,
-        clock=services.clock,
+async def test_forwarded_for_from_trusted_proxy(services: Services, clock: FixedClock) -> None:
+    svc = make_services(
+        services.settings.database_url, clock=clock, trusted_proxies=("10.0.0.0/8",)
     )
     transport = httpx.ASGITransport(app=create_app(svc), client=("10.1.2.3", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
@@ -137,6 +132,7 @@ async def test_forwarded_for_from_trusted_proxy(services: Services) -> None:
         event = (await tx.events.recent(limit=1))[0]
     assert event.ip == "198.51.100.9"
     assert event.country == "US"
+    await svc.store.dispose()
 
 
 async def test_pages_in_japanese_and_english(client: httpx.AsyncClient) -> None:

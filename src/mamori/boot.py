@@ -8,12 +8,20 @@ from pathlib import Path
 from mamori.checks import check_settings
 from mamori.clock import Clock, SystemClock
 from mamori.errors import ConfigError
+from mamori.flows.bancache import BanCache
+from mamori.flows.defense import Defender, policy_from
+from mamori.flows.hashgate import HashGate
 from mamori.flows.services import GeoResolver, Services
 from mamori.geo import GeoIP2FastResolver
+from mamori.netaddr import parse_cidrs
 from mamori.notify.notifier import Notifier, build_notifier
 from mamori.passwords import BreachedFile, HashParams, PasswordHasher, PasswordPolicy
 from mamori.settings import Settings
-from mamori.store import create_store
+from mamori.store import Store, create_store
+from mamori.store.counters import Counters
+from mamori.store.counters_failover import FailoverCounters
+from mamori.store.counters_redis import RedisCounters
+from mamori.store.counters_sql import SQLCounters
 
 DEV_SECRET_FILE = Path("var/secret_key")
 
@@ -44,9 +52,20 @@ def build_services(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     geo: GeoResolver | None = None,
+    counters: Counters | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     store = create_store(settings.database_url)
+    counters = counters or build_counters(settings, store=store)
+    defender = Defender(
+        policy=policy_from(settings),
+        counters=counters,
+        store=store,
+        clock=clock,
+        bans=BanCache(
+            store, clock, ttl=settings.ban_cache_seconds, allowlist=parse_cidrs(settings.allowlist)
+        ),
+    )
     hasher = PasswordHasher(
         params=HashParams(
             time_cost=settings.argon2_time_cost,
@@ -73,4 +92,15 @@ def build_services(
         ),
         notifier=notifier or build_notifier(settings, store=store, clock=clock),
         clock=clock,
+        defender=defender,
+        gate=HashGate(slots=settings.hash_concurrency, queue=settings.hash_queue),
     )
+
+
+def build_counters(settings: Settings, *, store: Store) -> Counters:
+    """SQL counters on the service database; Redis in front of them when MAMORI_REDIS_URL is set
+    (falling back to SQL while Redis is unreachable)."""
+    sql = SQLCounters(store.engine)
+    if not settings.redis_url:
+        return sql
+    return FailoverCounters(RedisCounters.from_url(settings.redis_url), sql)

@@ -75,4 +75,19 @@ def check_settings(settings: Settings) -> list[Problem]:
         p.append(Problem("workers", "must be at least 1"))
     if settings.smtp_tls and settings.smtp_starttls:
         p.append(Problem("smtp_tls", "choose either MAMORI_SMTP_TLS or MAMORI_SMTP_STARTTLS"))
+    if settings.defense_mode not in ("enforce", "monitor"):
+        p.append(Problem("defense_mode", "MAMORI_DEFENSE_MODE must be enforce or monitor"))
+    for cidr in settings.allowlist:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            p.append(Problem("allowlist", f"not an IP network: {cidr!r}"))
+    if settings.lock_threshold < 1 or settings.device_lock_threshold < 1:
+        p.append(Problem("lock_threshold", "lock thresholds must be at least 1"))
+    if settings.detector_bucket_seconds <= 0 or settings.detector_history_buckets < 2:
+        p.append(Problem("detector", "detector bucket must be > 0 s with >= 2 history buckets"))
+    if settings.hash_queue < 0 or settings.hash_concurrency < 0:
+        p.append(Problem("hash_concurrency", "hash concurrency and queue must be >= 0"))
+    if settings.operator_token and len(settings.operator_token) < 32:
+        p.append(Problem("operator_token", "MAMORI_OPERATOR_TOKEN must be at least 32 characters"))
     return p

@@ -16,6 +16,7 @@ from rich.table import Table
 from mamori.boot import build_services, load_settings, validated
 from mamori.checks import check_settings
 from mamori.errors import ConfigError, MamoriError
+from mamori.flows import operator
 from mamori.flows.services import Services
 from mamori.identifiers import login_key
 from mamori.models import Account, ClientContext
@@ -25,6 +26,8 @@ from mamori.store import migrate as migrations
 app = typer.Typer(help="Mamori: self-hosted login and account protection.", no_args_is_help=True)
 users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
+bans = typer.Typer(help="Manage bans on IPs, CIDRs and networks.", no_args_is_help=True)
+app.add_typer(bans, name="bans")
 console = Console()
 err = Console(stderr=True)
 
@@ -203,6 +206,100 @@ def users_list(
         console.print(f"{total} accounts in all")
 
     _run(go)
+
+
+@users.command("restrict")
+def users_restrict(
+    login_id: str, reason: Annotated[str, typer.Option(help="why (shown to operators)")]
+) -> None:
+    """Permanently restrict an account (login answers 403 until lifted); ends its sessions."""
+
+    async def go(svc: Services) -> None:
+        await operator.restrict(svc, login_id=login_id, reason=reason, actor=CLI_CLIENT, by=_who())
+        console.print(f"restricted {login_id}")
+
+    _run(go)
+
+
+@users.command("unrestrict")
+def users_unrestrict(login_id: str) -> None:
+    """Lift a permanent restriction."""
+
+    async def go(svc: Services) -> None:
+        await operator.unrestrict(svc, login_id=login_id, actor=CLI_CLIENT, by=_who())
+        console.print(f"restriction lifted for {login_id}")
+
+    _run(go)
+
+
+@users.command("unlock")
+def users_unlock(login_id: str) -> None:
+    """Lift a temporary lock on a login ID."""
+
+    async def go(svc: Services) -> None:
+        await operator.unlock(svc, login_id=login_id, actor=CLI_CLIENT, by=_who())
+        console.print(f"unlocked {login_id}")
+
+    _run(go)
+
+
+@bans.command("list")
+def bans_list() -> None:
+    """List active bans."""
+
+    async def go(svc: Services) -> None:
+        table = Table("kind", "value", "reason", "origin", "expires", "strikes")
+        for b in await operator.list_bans(svc):
+            table.add_row(
+                b.kind,
+                b.value,
+                b.reason,
+                b.origin,
+                b.expires_at.strftime("%Y-%m-%d %H:%M:%S") if b.expires_at else "never",
+                str(b.strikes),
+            )
+        console.print(table)
+
+    _run(go)
+
+
+@bans.command("add")
+def bans_add(
+    kind: Annotated[str, typer.Argument(help="ip, cidr or network (an AS name)")],
+    value: str,
+    reason: Annotated[str, typer.Option()] = "operator",
+    minutes: Annotated[float | None, typer.Option(help="duration; default: until removed")] = None,
+) -> None:
+    """Ban an IP, a CIDR or a network."""
+
+    async def go(svc: Services) -> None:
+        ban = await operator.add_ban(
+            svc,
+            kind=kind,
+            value=value,
+            reason=reason,
+            seconds=minutes * 60 if minutes else None,
+            actor=CLI_CLIENT,
+            by=_who(),
+        )
+        console.print(f"banned {ban.kind} {ban.value}")
+
+    _run(go)
+
+
+@bans.command("remove")
+def bans_remove(kind: str, value: str) -> None:
+    """Remove a ban."""
+
+    async def go(svc: Services) -> None:
+        await operator.remove_ban(svc, kind=kind, value=value, actor=CLI_CLIENT, by=_who())
+        console.print(f"removed {kind} {value}")
+
+    _run(go)
+
+
+def _who() -> str:
+    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""What the client is: user-agent parsing (and, later, the device cookie).
+"""What the client is: user-agent parsing and the signed device cookie.
 
 :func:`parse_user_agent` turns a User-Agent header into a :class:`ClientInfo`
 (browser, OS, device type) with ``ua-parser`` 1.x and its bundled regexes, using
@@ -18,17 +18,22 @@ Known limits of the header itself: Windows 11 sends "Windows NT 10.0" (so shows 
 from __future__ import annotations
 
 import functools
+import hashlib
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Final, Literal
 
 import ua_parser
+from itsdangerous import BadSignature, Signer
 from ua_parser import OS, Device, Domain, Resolver
 
 __all__ = [
     "MAX_USER_AGENT_LENGTH",
     "ClientInfo",
     "DeviceType",
+    "device_hash_from_cookie",
+    "new_device_cookie",
     "parse_user_agent",
     "warm_up",
 ]
@@ -224,7 +229,30 @@ def parse_user_agent(ua: str) -> ClientInfo:
 
 
 # ---- device cookie -----------------------------------------------------------------
-# To come: the signed, long-lived device cookie that recognises a returning browser
-# (issue on successful login, verify on the next, rotate on use). It belongs here,
-# beside the parsing, and takes its key and clock as parameters like the rest of the
-# house.
+# A random 128-bit device ID, signed with the service key (itsdangerous) so a forged or garbled
+# cookie is refused without a database lookup. Only the ID's SHA-256 is stored, bound to an
+# account at a successful sign-up or login; a cookie bound to the account being logged into makes
+# the client "recognized".
+
+_DEVICE_SALT: Final = "mamori/device-cookie"
+
+
+def new_device_cookie(*, key: str) -> tuple[str, str]:
+    """(cookie value, device hash to store)."""
+    device_id = secrets.token_urlsafe(16)
+    return Signer(key, salt=_DEVICE_SALT).sign(device_id).decode("ascii"), _hash(device_id)
+
+
+def device_hash_from_cookie(value: str | None, *, key: str) -> str | None:
+    """The device hash of a validly signed cookie, or None."""
+    if not value or len(value) > 200:
+        return None
+    try:
+        device_id = Signer(key, salt=_DEVICE_SALT).unsign(value).decode("ascii")
+    except (BadSignature, UnicodeError):
+        return None
+    return _hash(device_id)
+
+
+def _hash(device_id: str) -> str:
+    return hashlib.sha256(device_id.encode("ascii")).hexdigest()

@@ -76,6 +76,42 @@ class CodeInvalid(AuthError):
     code = "code_invalid"
 
 
+class AccountRestricted(AuthError):
+    code = "restricted"
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("use of this account is restricted")
+        self.reason = reason
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
+
+
+class Refused(MamoriError):
+    code = "too_many_requests"
+
+    def __init__(self, message: str = "", *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+
+class AccountLocked(Refused):
+    code = "temporarily_locked"
+
+    def __init__(self, *, retry_after: int, until: float) -> None:
+        super().__init__("use is temporarily restricted; try again later", retry_after=retry_after)
+        self.until = until
+
+
+class Blocked(Refused):
+    code = "too_many_requests"
+
+
+class Overloaded(Refused):
+    code = "overloaded"
+
+
 class NotFound(MamoriError):
     code = "not_found"
 

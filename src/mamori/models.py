@@ -19,6 +19,14 @@ class EventType(StrEnum):
     EMAIL_CODE_SENT = "email_code_sent"
     EMAIL_CODE_FAILED = "email_code_failed"
     SESSIONS_REVOKED = "sessions_revoked"
+    ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    ACCOUNT_RESTRICTED = "account_restricted"
+    ACCOUNT_UNRESTRICTED = "account_unrestricted"
+    BAN_ADDED = "ban_added"
+    BAN_REMOVED = "ban_removed"
+    ATTACK_STARTED = "attack_started"
+    REQUEST_BLOCKED = "request_blocked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +40,16 @@ class Account:
     language: str
     created_at: datetime
     password_changed_at: datetime
+    restricted_at: datetime | None = None
+    restricted_reason: str = ""
 
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def restricted(self) -> bool:
+        return self.restricted_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +129,35 @@ class OutboxEntry:
     body: str
     kind: str
     account_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    id: int
+    kind: str  # "ip" | "cidr" | "network"
+    value: str
+    reason: str
+    origin: str  # "rule" | "operator"
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    strikes: int
+    details: dict[str, Any]
+
+    def active_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: int
+    device_hash: str
+    account_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    last_ip: str
+    browser: str
+    os: str
+    device_type: str
+    country: str
+    as_name: str

@@ -67,6 +67,39 @@ class Settings:
     mail_from: str = "Mamori <no-reply@mamori.localhost>"
     # phone numbers without a country prefix are read in this region
     phone_default_region: str = "JP"
+    # defenses (issue: attack defenses); durations in seconds unless named otherwise
+    defense_mode: str = "enforce"  # or "monitor": record what would be blocked, block nothing
+    allowlist: tuple[str, ...] = ()  # CIDRs never blocked (still monitored)
+    lock_threshold: int = 5
+    lock_window_seconds: float = 900.0
+    lock_seconds: float = 600.0
+    lock_extend: bool = True
+    lock_max_seconds: float = 86400.0
+    device_lock_threshold: int = 10
+    device_lock_seconds: float = 600.0
+    ip_fail_threshold: int = 20
+    ip_fail_window_seconds: float = 600.0
+    ip_throttle_seconds: float = 900.0
+    ip_distinct_threshold: int = 100
+    ip_distinct_window_seconds: float = 86400.0
+    ip_block_seconds: float = 86400.0
+    subnet_min_failures: int = 30
+    network_min_failures: int = 100
+    source_rate_factor: float = 10.0
+    source_block_seconds: float = 3600.0
+    detector_bucket_seconds: float = 60.0
+    detector_history_buckets: int = 60
+    detector_interval_seconds: float = 10.0  # 0 disables the background detector
+    detector_min_failures: int = 30
+    detector_failure_ratio: float = 0.5
+    detector_unknown_share: float = 0.3
+    detector_rate_factor: float = 5.0
+    under_attack_seconds: float = 900.0
+    ban_cache_seconds: float = 2.0
+    hash_concurrency: int = 0  # 0: one per CPU core
+    hash_queue: int = 64
+    device_cookie_days: int = 400
+    operator_token: str = field(default="", repr=False)  # static token for /api/v1/admin
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,8 @@ import anyio.to_thread
 
 from mamori.clock import Clock
 from mamori.devices import parse_user_agent
+from mamori.flows.defense import Defender
+from mamori.flows.hashgate import HashGate
 from mamori.geo import GeoInfo
 from mamori.models import ClientContext
 from mamori.notify import Notifier
@@ -31,6 +33,8 @@ class Services:
     geo: GeoResolver
     notifier: Notifier
     clock: Clock
+    defender: Defender
+    gate: HashGate
     code_key: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -55,8 +59,12 @@ class Services:
     async def hash_password(self, password: str) -> str:
         return await anyio.to_thread.run_sync(self.hasher.hash, password)
 
-    async def verify_password(self, *, stored_hash: str | None, password: str) -> bool:
+    async def verify_password(
+        self, *, stored_hash: str | None, password: str, priority: bool = False
+    ) -> bool:
+        """Verify under the hash gate (bounded concurrency; may raise Overloaded)."""
+
         def work() -> bool:
             return self.hasher.verify(stored_hash=stored_hash, password=password)
 
-        return await anyio.to_thread.run_sync(work)
+        return await self.gate.run(work, priority=priority)

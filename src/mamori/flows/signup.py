@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from mamori.devices import device_hash_from_cookie, new_device_cookie
 from mamori.errors import PasswordRejected
 from mamori.flows.services import Services
 from mamori.flows.sessions import NewSession, start_session
@@ -21,6 +22,7 @@ VERIFY_EMAIL = "verify_email"
 class SignupResult:
     account: Account
     session: NewSession
+    device_cookie: str | None  # a new device cookie to set, when the browser had none
 
 
 async def signup(
@@ -32,6 +34,7 @@ async def signup(
     phone: str | None,
     language: str,
     client: ClientContext,
+    device_cookie: str | None = None,
 ) -> SignupResult:
     display, key = normalize_login_id(login_id)
     email_n = normalize_email(email)
@@ -65,8 +68,16 @@ async def signup(
         )
         message = await issue_email_code(svc, tx, account=account, client=client)
         session = await start_session(svc, tx, account=account, remember=False, client=client)
+        # the browser that signed up is the account's first known device
+        device_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
+        new_cookie = None
+        if device_hash is None:
+            new_cookie, device_hash = new_device_cookie(key=svc.settings.secret_key)
+        await tx.devices.bind(
+            device_hash=device_hash, account_id=account.id, client=client, now=now
+        )
     await svc.notifier.send(message)
-    return SignupResult(account=account, session=session)
+    return SignupResult(account=account, session=session, device_cookie=new_cookie)
 
 
 async def issue_email_code(

@@ -13,14 +13,18 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import Row, case, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mamori.errors import Conflict
 from mamori.models import (
     Account,
+    Ban,
     ClientContext,
+    Device,
     Message,
     OutboxEntry,
     SecurityEvent,
@@ -64,6 +68,8 @@ class Tx:
         self.events = Events(conn)
         self.codes = Codes(conn)
         self.outbox = Outbox(conn)
+        self.bans = Bans(conn)
+        self.devices = Devices(conn)
 
 
 def _account(row: Row[Any]) -> Account:
@@ -77,6 +83,8 @@ def _account(row: Row[Any]) -> Account:
         language=row.language,
         created_at=row.created_at,
         password_changed_at=row.password_changed_at,
+        restricted_at=row.restricted_at,
+        restricted_reason=row.restricted_reason,
     )
 
 
@@ -165,6 +173,16 @@ class Accounts:
         await self.conn.execute(
             update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
         )
+
+    async def set_restriction(
+        self, account_id: int, *, restricted_at: datetime | None, reason: str
+    ) -> bool:
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(restricted_at=restricted_at, restricted_reason=reason[:255])
+        )
+        return bool(result.rowcount)
 
     async def mark_email_verified(self, account_id: int, *, at: datetime) -> None:
         await self.conn.execute(
@@ -469,3 +487,163 @@ class Outbox:
             )
             for r in rows
         ]
+
+
+def _ban(row: Row[Any]) -> Ban:
+    return Ban(
+        id=row.id,
+        kind=row.kind,
+        value=row.value,
+        reason=row.reason,
+        origin=row.origin,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        strikes=row.strikes,
+        details=json.loads(row.details or "{}"),
+    )
+
+
+class Bans:
+    """Durable bans on an IP, a CIDR or a network, one row per (kind, value)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def upsert(
+        self,
+        *,
+        kind: str,
+        value: str,
+        reason: str,
+        origin: str,
+        now: datetime,
+        expires_at: datetime | None,
+        details: dict[str, Any] | None = None,
+    ) -> Ban:
+        """Add a ban, or renew an existing one: the later expiry wins (None = until lifted), a
+        renewal after expiry counts one more strike. One atomic statement."""
+        dialect = self.conn.dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.bans)
+        stmt = ins.values(
+            kind=kind,
+            value=value,
+            reason=reason[:255],
+            origin=origin,
+            created_at=now,
+            updated_at=now,
+            expires_at=expires_at,
+            strikes=1,
+            details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+        )
+        cur = t.bans.c
+        new = stmt.excluded
+        was_expired = cur.expires_at.is_not(None) & (cur.expires_at <= now)
+        later = case(
+            (cur.expires_at.is_(None) | new.expires_at.is_(None), None),
+            (new.expires_at > cur.expires_at, new.expires_at),
+            else_=cur.expires_at,
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[cur.kind, cur.value],
+            set_={
+                "reason": new.reason,
+                "origin": new.origin,
+                "updated_at": new.updated_at,
+                "expires_at": case((was_expired, new.expires_at), else_=later),
+                "strikes": case((was_expired, cur.strikes + 1), else_=cur.strikes),
+                "details": new.details,
+            },
+        ).returning(*t.bans.c)
+        row = (await self.conn.execute(upsert)).one()
+        return _ban(row)
+
+    async def active(self, *, now: datetime) -> list[Ban]:
+        rows = await self.conn.execute(
+            select(t.bans)
+            .where((t.bans.c.expires_at.is_(None)) | (t.bans.c.expires_at > now))
+            .order_by(t.bans.c.id)
+        )
+        return [_ban(r) for r in rows]
+
+    async def get(self, *, kind: str, value: str) -> Ban | None:
+        row = (
+            await self.conn.execute(
+                select(t.bans).where(t.bans.c.kind == kind, t.bans.c.value == value)
+            )
+        ).first()
+        return _ban(row) if row else None
+
+    async def remove(self, *, kind: str, value: str) -> bool:
+        result = await self.conn.execute(
+            delete(t.bans).where(t.bans.c.kind == kind, t.bans.c.value == value)
+        )
+        return bool(result.rowcount)
+
+    async def version(self) -> tuple[int, datetime | None]:
+        """(row count, latest update): changes whenever a ban is added, renewed or removed."""
+        row = (await self.conn.execute(select(func.count(), func.max(t.bans.c.updated_at)))).one()
+        return int(row[0]), row[1]
+
+
+def _device(row: Row[Any]) -> Device:
+    return Device(
+        id=row.id,
+        device_hash=row.device_hash,
+        account_id=row.account_id,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        last_ip=row.last_ip,
+        browser=row.browser,
+        os=row.os,
+        device_type=row.device_type,
+        country=row.country,
+        as_name=row.as_name,
+    )
+
+
+class Devices:
+    """Browsers (device cookies) bound to accounts at a successful login or sign-up."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find(self, *, device_hash: str, account_id: int) -> Device | None:
+        row = (
+            await self.conn.execute(
+                select(t.devices).where(
+                    t.devices.c.device_hash == device_hash, t.devices.c.account_id == account_id
+                )
+            )
+        ).first()
+        return _device(row) if row else None
+
+    async def bind(
+        self, *, device_hash: str, account_id: int, client: ClientContext, now: datetime
+    ) -> Device:
+        dialect = self.conn.dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.devices)
+        seen = {
+            "last_seen_at": now,
+            "last_ip": client.ip,
+            "user_agent": client.user_agent[:512],
+            "browser": client.browser[:64],
+            "os": client.os[:64],
+            "device_type": client.device_type[:16],
+            "country": client.country[:2],
+            "as_name": client.as_name[:128],
+        }
+        stmt = (
+            ins.values(device_hash=device_hash, account_id=account_id, created_at=now, **seen)
+            .on_conflict_do_update(index_elements=["device_hash", "account_id"], set_=seen)
+            .returning(*t.devices.c)
+        )
+        return _device((await self.conn.execute(stmt)).one())
+
+    async def for_account(self, account_id: int) -> list[Device]:
+        rows = await self.conn.execute(
+            select(t.devices)
+            .where(t.devices.c.account_id == account_id)
+            .order_by(t.devices.c.last_seen_at.desc())
+        )
+        return [_device(r) for r in rows]

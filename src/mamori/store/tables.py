@@ -10,8 +10,8 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -71,6 +72,8 @@ accounts = Table(
     Column("language", String(8), nullable=False, server_default="ja"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("password_changed_at", UTCDateTime(), nullable=False),
+    Column("restricted_at", UTCDateTime(), nullable=True),
+    Column("restricted_reason", String(255), nullable=False, server_default=""),
 )
 
 sessions = Table(
@@ -178,4 +181,42 @@ tallies = Table(
     Column("expires_at", Float(), nullable=False),
     Index("ix_tallies_key_count", "key", "count"),
     Index("ix_tallies_expires_at", "expires_at"),
+)
+
+# ---- defenses: durable bans and recognized devices ----
+
+bans = Table(
+    "bans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # ip | cidr | network
+    Column("value", String(128), nullable=False),
+    Column("reason", String(255), nullable=False, server_default=""),
+    Column("origin", String(16), nullable=False),  # rule | operator
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),  # None: until lifted
+    Column("strikes", Integer(), nullable=False, server_default="1"),
+    Column("details", Text(), nullable=False, server_default="{}"),
+    UniqueConstraint("kind", "value", name="uq_bans_kind_value"),
+    Index("ix_bans_expires_at", "expires_at"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("device_hash", String(64), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("last_ip", String(45), nullable=False, server_default=""),
+    Column("user_agent", String(512), nullable=False, server_default=""),
+    Column("browser", String(64), nullable=False, server_default=""),
+    Column("os", String(64), nullable=False, server_default=""),
+    Column("device_type", String(16), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("as_name", String(128), nullable=False, server_default=""),
+    UniqueConstraint("device_hash", "account_id", name="uq_devices_device_hash_account_id"),
+    Index("ix_devices_account_id", "account_id"),
 )

@@ -17,21 +17,30 @@ from mamori.flows import signup as signup_flow
 from mamori.models import Account, SecurityEvent
 from mamori.passwords import strength
 from mamori.web import i18n
-from mamori.web.cookies import clear_session_cookie, set_session_cookie
+from mamori.web.cookies import (
+    clear_session_cookie,
+    device_cookie_of,
+    set_device_cookie,
+    set_session_cookie,
+)
 from mamori.web.deps import AuthDep, ClientDep, ServicesDep
 from mamori.web.errors import password_messages
 from mamori.web.security import check_not_cross_site
 
 
 async def guard_unsafe(request: Request) -> None:
-    """CSRF guard for state-changing API calls: JSON only, never cross-site."""
+    """CSRF guard for state-changing API calls: never cross-site, and a body must be JSON (which
+    a cross-site form cannot send without a CORS preflight we never grant)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise InputError("Content-Type must be application/json", code="unsupported_media_type")
     services = request.app.state.services
     check_not_cross_site(request, public_url=services.settings.public_url)
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (has_body or request.method == "POST") and ctype != "application/json":
+        raise InputError("Content-Type must be application/json", code="unsupported_media_type")
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_unsafe)], tags=["api"])
@@ -112,6 +121,7 @@ async def signup(body: SignupIn, request: Request, svc: ServicesDep, client: Cli
         phone=body.phone,
         language=body.language or _lang(request, svc.settings.default_language),
         client=client,
+        device_cookie=device_cookie_of(request),
     )
     response = JSONResponse(
         {"status": "ok", "account": account_json(result.account)}, status_code=201
@@ -119,18 +129,25 @@ async def signup(body: SignupIn, request: Request, svc: ServicesDep, client: Cli
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
+    set_device_cookie(request, response, result.device_cookie)
     return response
 
 
 @router.post("/login")
 async def login(body: LoginIn, request: Request, svc: ServicesDep, client: ClientDep) -> Response:
     result = await login_flow.login(
-        svc, login_id=body.login_id, password=body.password, remember=body.remember, client=client
+        svc,
+        login_id=body.login_id,
+        password=body.password,
+        remember=body.remember,
+        client=client,
+        device_cookie=device_cookie_of(request),
     )
     response = JSONResponse({"status": "ok", "account": account_json(result.account)})
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
+    set_device_cookie(request, response, result.device_cookie)
     return response
 
 

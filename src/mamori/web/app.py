@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,41 +17,33 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mamori.errors import (
-    AuthError,
-    CodeInvalid,
     InputError,
     MamoriError,
-    NotAuthenticated,
-    NotFound,
 )
 from mamori.flows.services import Services
 from mamori.netaddr import parse_cidrs
-from mamori.web import api, pages
-from mamori.web.errors import error_response
+from mamori.web import admin_api, api, pages
+from mamori.web.errors import error_response, status_for
 from mamori.web.security import SecurityMiddleware
 
 log = logging.getLogger("mamori.web")
 HERE = Path(__file__).parent
 
 
-def status_for(exc: MamoriError) -> int:
-    if isinstance(exc, NotAuthenticated):
-        return 401
-    if isinstance(exc, CodeInvalid):
-        return 400
-    if isinstance(exc, AuthError):
-        return 401
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, InputError):
-        return {
-            "body_too_large": 413,
-            "csrf_failed": 403,
-            "unsupported_media_type": 415,
-            "malformed_json": 400,
-            "invalid_encoding": 400,
-        }.get(exc.code, 422)
-    return 400
+async def detector_loop(services: Services, interval: float) -> None:
+    """Every few seconds: flush attempt statistics, run the stuffing detector, purge old counters.
+    Errors are logged and the loop goes on (a detector hiccup must not stop logins)."""
+    purge_every = max(1, int(300 / interval))
+    n = 0
+    while True:
+        await asyncio.sleep(interval)
+        n += 1
+        try:
+            await services.defender.tick()
+            if n % purge_every == 0:
+                await services.defender.counters.purge(now=services.clock.now().timestamp())
+        except Exception:
+            log.exception("detector tick failed")
 
 
 def create_app(services: Services) -> FastAPI:
@@ -57,8 +51,18 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await services.store.dispose()
+        task = None
+        if settings.detector_interval_seconds > 0:
+            task = asyncio.create_task(detector_loop(services, settings.detector_interval_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await services.defender.counters.close()
+            await services.store.dispose()
 
     app = FastAPI(
         title="Mamori",
@@ -110,6 +114,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(Exception, on_unexpected)
 
     app.include_router(api.router)
+    app.include_router(admin_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -20,6 +20,30 @@ def session_cookie_name(request: Request) -> str:
     return "__Host-mamori_session" if _secure(request) else "mamori_session"
 
 
+def device_cookie_name(request: Request) -> str:
+    return "__Host-mamori_device" if _secure(request) else "mamori_device"
+
+
+def device_cookie_of(request: Request) -> str | None:
+    return request.cookies.get(device_cookie_name(request))
+
+
+def set_device_cookie(request: Request, response: Response, value: str | None) -> None:
+    """Set a new long-lived device cookie (nothing to do when the browser kept its own)."""
+    if value is None:
+        return
+    days = request.app.state.services.settings.device_cookie_days
+    response.set_cookie(
+        device_cookie_name(request),
+        value,
+        max_age=days * 86400,
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
+
+
 def csrf_cookie_name(request: Request) -> str:
     return "__Host-mamori_csrf" if _secure(request) else "mamori_csrf"
 

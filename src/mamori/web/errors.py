@@ -7,7 +7,19 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from mamori.errors import MamoriError, PasswordRejected
+from mamori.errors import (
+    AccountRestricted,
+    AuthError,
+    CodeInvalid,
+    Forbidden,
+    InputError,
+    MamoriError,
+    NotAuthenticated,
+    NotFound,
+    Overloaded,
+    PasswordRejected,
+    Refused,
+)
 from mamori.web import i18n
 
 
@@ -30,6 +42,32 @@ def password_messages(
     return [i18n.t(f"pw_{v}", lang, min=min_len, max=max_len) for v in violations]
 
 
+def status_for(exc: MamoriError) -> int:
+    if isinstance(exc, Overloaded):
+        return 503
+    if isinstance(exc, Refused):
+        return 429
+    if isinstance(exc, (AccountRestricted, Forbidden)):
+        return 403
+    if isinstance(exc, NotAuthenticated):
+        return 401
+    if isinstance(exc, CodeInvalid):
+        return 400
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, InputError):
+        return {
+            "body_too_large": 413,
+            "csrf_failed": 403,
+            "unsupported_media_type": 415,
+            "malformed_json": 400,
+            "invalid_encoding": 400,
+        }.get(exc.code, 422)
+    return 400
+
+
 def error_response(
     request: Request, status: int, exc: MamoriError, *, fields: list[str] | None = None
 ) -> Response:
@@ -50,7 +88,10 @@ def error_response(
             body["details"] = password_messages(
                 exc.violations, lang, min_len=s.password_min_length, max_len=s.password_max_length
             )
-    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+    headers = None
+    if isinstance(exc, Refused):
+        body["retry_after"] = exc.retry_after
+        headers = {"Retry-After": str(exc.retry_after)}
     if wants_json(request):
         return JSONResponse({"error": body}, status_code=status, headers=headers)
     from mamori.web.render import render_page

@@ -119,6 +119,29 @@ _T: dict[str, tuple[str, str]] = {
         "Content-Type must be application/json.",
     ),
     "err_not_found": ("見つかりません。", "Not found."),
+    "err_temporarily_locked": (
+        "不正ログインのおそれがあるため、ご利用を一時的に制限しています。しばらくしてから"
+        "もう一度お試しください。",
+        "Because of a risk of unauthorized login, use is temporarily restricted. "
+        "Please try again later.",
+    ),
+    "err_too_many_requests": (
+        "短時間に多くのリクエストがあったため、一時的にご利用を制限しています。"
+        "しばらくしてからもう一度お試しください。",
+        "Too many requests in a short time: use is temporarily restricted. Please try again later.",
+    ),
+    "err_overloaded": (
+        "ただいま混み合っています。少し待ってからもう一度お試しください。",
+        "We are busy right now. Please try again in a moment.",
+    ),
+    "err_restricted": (
+        "不正利用の疑いが検知されたため、このアカウントのご利用を制限しています。"
+        "サポートにお問い合わせください。",
+        "Suspected fraudulent use was detected, so this account is restricted. "
+        "Please contact support.",
+    ),
+    "err_forbidden": ("この操作は許可されていません。", "You are not allowed to do this."),
+    "retry_in": ("{minutes}分後にもう一度お試しください。", "Try again in {minutes} minutes."),
     "err_method_not_allowed": ("この方法では使えません。", "Method not allowed."),
     "err_internal_error": (
         "サーバーで問題が発生しました。時間をおいてお試しください。",

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mamori.errors import InputError, MamoriError, NotFound, PasswordRejected
+from mamori.errors import InputError, MamoriError, NotFound, PasswordRejected, Refused
 from mamori.flows import account as account_flow
 from mamori.flows import login as login_flow
 from mamori.flows import signup as signup_flow
@@ -18,10 +18,12 @@ from mamori.web import i18n
 from mamori.web.cookies import (
     clear_session_cookie,
     csrf_cookie_name,
+    device_cookie_of,
+    set_device_cookie,
     set_session_cookie,
 )
 from mamori.web.deps import client_of, current_auth, optional_auth, services_of
-from mamori.web.errors import error_message, password_messages
+from mamori.web.errors import error_message, password_messages, status_for
 from mamori.web.render import lang_of, render_page
 from mamori.web.security import CSRFFailed, check_not_cross_site, csrf_matches
 
@@ -107,25 +109,23 @@ async def login_submit(request: Request) -> Response:
             password=field(form, "password")[:4096],
             remember=field(form, "remember") == "on",
             client=client_of(request),
-        )
-    except InputError as exc:
-        return render_page(
-            request,
-            "login.html",
-            {"errors": form_errors(request, exc), "login_id": login_id},
-            status_code=422,
+            device_cookie=device_cookie_of(request),
         )
     except MamoriError as exc:
-        return render_page(
+        page = render_page(
             request,
             "login.html",
             {"errors": form_errors(request, exc), "login_id": login_id},
-            status_code=401,
+            status_code=status_for(exc),
         )
+        if isinstance(exc, Refused):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = redirect("/account")
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
+    set_device_cookie(request, response, result.device_cookie)
     return response
 
 
@@ -148,6 +148,7 @@ async def signup_submit(request: Request) -> Response:
             phone=values["phone"] or None,
             language=lang_of(request),
             client=client_of(request),
+            device_cookie=device_cookie_of(request),
         )
     except MamoriError as exc:
         return render_page(
@@ -160,6 +161,7 @@ async def signup_submit(request: Request) -> Response:
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
+    set_device_cookie(request, response, result.device_cookie)
     return response
 
 

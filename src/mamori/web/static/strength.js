@@ -9,6 +9,7 @@
   var label = document.getElementById("strength-label");
   var details = document.getElementById("strength-details");
   var timer = null;
+  var latest = 0;  // only the answer to the newest request is shown
   function value(id, fallback) {
     var el = form.querySelector("#" + id);
     return el ? el.value : (fallback || "");
@@ -28,6 +29,7 @@
   }
   function check() {
     if (!input.value) { box.hidden = true; return; }
+    var ticket = ++latest;
     fetch("/api/v1/password/strength", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -38,7 +40,7 @@
         email: value("email", form.dataset.email)
       })
     }).then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (result) { if (result) { show(result); } })
+      .then(function (result) { if (result && ticket === latest) { show(result); } })
       .catch(function () { box.hidden = true; });
   }
   input.addEventListener("input", function () {

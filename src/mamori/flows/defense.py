@@ -1,0 +1,432 @@
+"""The defense shell: gathers counters and bans, asks the pure engines in `defense/`, applies.
+
+Per login attempt:
+  precheck(client)       ban cache (in-process)              -> Blocked, before any lookup or hash
+  reserve(...)           lock deadline + atomic attempt count -> AccountLocked, before the hash
+  on_failure(...)        IP failure count, login IDs per IP   -> rule bans (throttle/block)
+  on_success(...)        clears the login ID's attempt counter
+and every few seconds, in every process, `tick()` flushes statistics and runs the
+credential-stuffing detector, which may open the "under attack" state and ban sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from mamori.clock import Clock
+from mamori.defense.lockout import AttemptVerdict, judge_attempt
+from mamori.defense.policy import DefensePolicy
+from mamori.defense.stuffing import BucketStats, Detection, SourceStat, Window, detect
+from mamori.defense.throttle import BlockOrder, escalate, ip_rules
+from mamori.errors import Blocked
+from mamori.flows.bancache import BanCache
+from mamori.flows.stats import SOURCE_KINDS, StatsBuffer
+from mamori.models import Ban, ClientContext, EventType
+from mamori.netaddr import subnet_of
+from mamori.settings import Settings
+from mamori.store import Store
+from mamori.store.counters import Counters
+
+log = logging.getLogger("mamori.defense")
+
+ATTACK_STATE = "state:under_attack"
+
+
+def policy_from(settings: Settings) -> DefensePolicy:
+    s = settings
+    return DefensePolicy(
+        lock_threshold=s.lock_threshold,
+        lock_window=s.lock_window_seconds,
+        lock_duration=s.lock_seconds,
+        lock_extend=s.lock_extend,
+        lock_max=s.lock_max_seconds,
+        device_lock_threshold=s.device_lock_threshold,
+        device_lock_window=s.lock_window_seconds,
+        device_lock_duration=s.device_lock_seconds,
+        ip_fail_threshold=s.ip_fail_threshold,
+        ip_fail_window=s.ip_fail_window_seconds,
+        ip_throttle=s.ip_throttle_seconds,
+        ip_distinct_threshold=s.ip_distinct_threshold,
+        ip_distinct_window=s.ip_distinct_window_seconds,
+        ip_block=s.ip_block_seconds,
+        subnet_min_failures=s.subnet_min_failures,
+        network_min_failures=s.network_min_failures,
+        source_rate_factor=s.source_rate_factor,
+        source_block=s.source_block_seconds,
+        bucket_seconds=s.detector_bucket_seconds,
+        history_buckets=s.detector_history_buckets,
+        min_failures=s.detector_min_failures,
+        failure_ratio=s.detector_failure_ratio,
+        unknown_share=s.detector_unknown_share,
+        rate_factor=s.detector_rate_factor,
+        under_attack=s.under_attack_seconds,
+        monitor_only=s.defense_mode == "monitor",
+    )
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What the defenses decided about one attempt, recorded on its security event."""
+
+    verdict: AttemptVerdict
+    attempts: int
+    recognized: bool
+    under_attack: bool
+    would_block: str = ""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def details(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "attempts": self.attempts,
+            "recognized_device": self.recognized,
+            "under_attack": self.under_attack,
+        }
+        if self.verdict.reason:
+            d["lock"] = self.verdict.reason
+            d["lock_until"] = round(self.verdict.lock_until, 3)
+        if self.would_block:
+            d["would_block"] = self.would_block
+        if self.blocks:
+            d["blocks"] = self.blocks
+        return d
+
+
+def sources_of(client: ClientContext) -> dict[str, str]:
+    return {
+        "ip": client.ip,
+        "subnet": subnet_of(client.ip) if client.ip and client.ip != "0.0.0.0" else "",  # noqa: S104
+        "network": client.as_name,
+        "ua": client.user_agent[:200],
+    }
+
+
+class Defender:
+    def __init__(
+        self,
+        *,
+        policy: DefensePolicy,
+        counters: Counters,
+        store: Store,
+        clock: Clock,
+        bans: BanCache,
+    ) -> None:
+        self.policy = policy
+        self.counters = counters
+        self.store = store
+        self.clock = clock
+        self.bans = bans
+        self.stats = StatsBuffer(
+            bucket_seconds=policy.bucket_seconds, history_buckets=policy.history_buckets
+        )
+        self._attack_until = 0.0
+        self._attack_checked = -1e18
+        self.last_detection: Detection | None = None
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    # ---- before the account lookup -------------------------------------------------------
+
+    async def precheck(self, client: ClientContext) -> str:
+        """Refuse a banned source (Blocked). Returns a "would block" note in monitor mode."""
+        if self.bans.allowlisted(client.ip):
+            return ""
+        ban = await self.bans.match(client.ip, network=client.as_name)
+        if ban is None:
+            return ""
+        if self.policy.monitor_only:
+            return f"{ban.kind}:{ban.value}:{ban.reason}"
+        self.stats.record_blocked(now=self._now())
+        seconds = 86400
+        if ban.expires_at is not None:
+            seconds = max(1, math.ceil((ban.expires_at - self.clock.now()).total_seconds()))
+        raise Blocked("too many requests from this network; try again later", retry_after=seconds)
+
+    async def under_attack(self) -> bool:
+        now = self._now()
+        if now - self._attack_checked >= 1.0 or now < self._attack_checked:
+            self._attack_until = await self.counters.get_until(ATTACK_STATE, now=now)
+            self._attack_checked = now
+        return self._attack_until > now
+
+    # ---- before the hash -----------------------------------------------------------------
+
+    async def reserve(self, *, login_key: str, device_hash: str | None) -> Reservation:
+        """Count this attempt atomically and judge it. `device_hash` only when the device cookie
+        is bound to the account being logged into (a recognized client)."""
+        now = self._now()
+        p = self.policy
+        attack = await self.under_attack()
+        recognized = device_hash is not None
+        base = f"dv:{device_hash}:{login_key}" if recognized else f"id:{login_key}"
+        lock_key, count_key, locks_key = f"{base}:lock", f"{base}:n", f"{base}:locks"
+        lock_until = await self.counters.get_until(lock_key, now=now)
+        if lock_until > now:
+            verdict = judge_attempt(
+                p,
+                now=now,
+                attempts=0,
+                lock_until=lock_until,
+                locks_in_window=0,
+                recognized=recognized,
+                under_attack=attack,
+            )
+            if verdict.extended:
+                await self.counters.raise_until(lock_key, until=verdict.lock_until, now=now)
+            return Reservation(verdict, 0, recognized, attack)
+        window = p.device_lock_window if recognized else p.lock_window
+        attempts = await self.counters.incr(count_key, ttl=window, now=now)
+        locks = 0
+        threshold = (
+            p.device_lock_threshold
+            if recognized
+            else p.under_attack_lock_threshold
+            if attack
+            else p.lock_threshold
+        )
+        if attempts == threshold + 1 and not recognized:
+            locks = await self.counters.get(locks_key, now=now)
+        verdict = judge_attempt(
+            p,
+            now=now,
+            attempts=attempts,
+            lock_until=0.0,
+            locks_in_window=locks,
+            recognized=recognized,
+            under_attack=attack,
+        )
+        if not verdict.allowed:
+            await self.counters.raise_until(lock_key, until=verdict.lock_until, now=now)
+            if attempts == threshold + 1:
+                # the one request that crossed the threshold starts the lock; a fresh count
+                # begins when it ends, and repeat locks within 24 h double its length
+                await self.counters.delete(count_key)
+                if not recognized:
+                    await self.counters.incr(locks_key, ttl=p.lock_repeat_window, now=now)
+            else:
+                verdict = AttemptVerdict(
+                    False,
+                    verdict.lock_until,
+                    False,
+                    False,
+                    "device_locked" if recognized else "locked",
+                )
+        return Reservation(verdict, attempts, recognized, attack)
+
+    # ---- after the hash ------------------------------------------------------------------
+
+    async def on_failure(
+        self, client: ClientContext, *, login_key: str, unknown: bool, reservation: Reservation
+    ) -> None:
+        now = self._now()
+        p = self.policy
+        self.stats.record_attempt(
+            now=now, sources=sources_of(client), login_key=login_key, failed=True, unknown=unknown
+        )
+        if self.bans.allowlisted(client.ip):
+            return
+        failures = await self.counters.incr(f"ipf:{client.ip}", ttl=p.ip_fail_window, now=now)
+        distinct = await self.counters.touch_member(
+            f"ipids:{client.ip}", login_key, ttl=p.ip_distinct_window, now=now
+        )
+        orders = ip_rules(
+            p,
+            ip=client.ip,
+            failures=failures,
+            distinct_ids=distinct,
+            under_attack=reservation.under_attack,
+        )
+        for order in orders:
+            ban = await self.apply(order)
+            reservation.blocks.append(
+                {
+                    "kind": order.kind,
+                    "value": order.value,
+                    "reason": order.reason,
+                    "evidence": order.evidence,
+                    "applied": ban is not None,
+                }
+            )
+
+    async def on_success(
+        self, client: ClientContext, *, login_key: str, device_hash: str | None
+    ) -> None:
+        now = self._now()
+        self.stats.record_attempt(
+            now=now, sources=sources_of(client), login_key=login_key, failed=False, unknown=False
+        )
+        keys = [f"id:{login_key}:n"]
+        if device_hash is not None:
+            keys.append(f"dv:{device_hash}:{login_key}:n")
+        await self.counters.delete(*keys)
+
+    async def on_locked(self, client: ClientContext, *, login_key: str) -> None:
+        """An attempt refused by a lock still counts as a failure for the detector."""
+        self.stats.record_attempt(
+            now=self._now(),
+            sources=sources_of(client),
+            login_key=login_key,
+            failed=True,
+            unknown=False,
+        )
+
+    # ---- bans ----------------------------------------------------------------------------
+
+    async def apply(self, order: BlockOrder, *, origin: str = "rule") -> Ban | None:
+        """Ban a source (escalating repeat offenders); None in monitor mode or when allowlisted."""
+        if order.kind == "ip" and self.bans.allowlisted(order.value):
+            return None
+        now_dt = self.clock.now()
+        if self.policy.monitor_only:
+            await self._event(
+                EventType.BAN_ADDED,
+                result="monitor",
+                reason=order.reason,
+                details={
+                    "kind": order.kind,
+                    "value": order.value,
+                    "evidence": order.evidence,
+                    "monitor_only": True,
+                },
+            )
+            return None
+        async with self.store.begin() as tx:
+            previous = await tx.bans.get(kind=order.kind, value=order.value)
+            strikes = previous.strikes if previous else 0
+            seconds = escalate(order.seconds, strikes=strikes, cap=self.policy.source_block_max)
+            if previous is not None and previous.active_at(now_dt):
+                seconds = order.seconds  # renewing a running ban does not escalate
+            ban = await tx.bans.upsert(
+                kind=order.kind,
+                value=order.value,
+                reason=order.reason,
+                origin=origin,
+                now=now_dt,
+                expires_at=now_dt + timedelta(seconds=seconds),
+                details={"evidence": order.evidence},
+            )
+            if previous is None or not previous.active_at(now_dt):
+                await tx.events.add(
+                    at=now_dt,
+                    type=EventType.BAN_ADDED,
+                    client=_SYSTEM,
+                    result="ok",
+                    reason=order.reason,
+                    details={
+                        "kind": order.kind,
+                        "value": order.value,
+                        "seconds": seconds,
+                        "strikes": ban.strikes,
+                        "evidence": order.evidence,
+                        "origin": origin,
+                    },
+                )
+        self.bans.add_local(ban)
+        return ban
+
+    async def _event(self, type: str, *, result: str, reason: str, details: dict[str, Any]) -> None:
+        async with self.store.begin() as tx:
+            await tx.events.add(
+                at=self.clock.now(),
+                type=type,
+                client=_SYSTEM,
+                result=result,
+                reason=reason,
+                details=details,
+            )
+
+    # ---- the detector --------------------------------------------------------------------
+
+    async def tick(self) -> Detection:
+        """Flush statistics, run the credential-stuffing detector, apply what it decides."""
+        now = self._now()
+        await self.stats.flush(self.counters, now=now)
+        window = await self.read_window(now)
+        detection = detect(window, self.policy)
+        self.last_detection = detection
+        if detection.attack:
+            previous = await self.counters.get_until(ATTACK_STATE, now=now)
+            until = await self.counters.raise_until(
+                ATTACK_STATE, until=now + self.policy.under_attack, now=now
+            )
+            self._attack_until, self._attack_checked = until, now
+            if previous <= now:
+                opened = await self.counters.incr(
+                    "state:attack_opened", ttl=self.policy.under_attack, now=now
+                )
+                if opened == 1:
+                    log.warning("credential stuffing detected: %s", "; ".join(detection.reasons))
+                    await self._event(
+                        EventType.ATTACK_STARTED,
+                        result="detected",
+                        reason="credential_stuffing",
+                        details={"reasons": list(detection.reasons), "signals": detection.signals},
+                    )
+            for order in detection.blocks:
+                await self.apply(order)
+        return detection
+
+    async def read_window(self, now: float) -> Window:
+        p = self.policy
+        b = int(now // p.bucket_seconds)
+        window_buckets = [b - 1, b]
+        history = list(range(b - 1 - p.history_buckets, b - 1))
+        fields = ("a", "f", "u", "s")
+        keys = [f"g:{x}:{f}" for x in history + window_buckets for f in fields]
+        keys += [f"g:{x}:{f}" for x in window_buckets for f in ("ids", "ips")]
+        values = await self.counters.get_many(keys, now=now)
+        per_bucket = [
+            BucketStats(*values[i * 4 : (i + 1) * 4])
+            for i in range(len(history) + len(window_buckets))
+        ]
+        hist_stats = per_bucket[: len(history)]
+        current = sum(per_bucket[len(history) :], BucketStats())
+        tail = values[len(keys) - 4 :]
+        distinct_ids, distinct_ips = tail[0] + tail[2], tail[1] + tail[3]
+        sources = await self._top_sources(window_buckets, now)
+        return Window(
+            current=current,
+            buckets=len(window_buckets),
+            history=hist_stats,
+            sources=sources,
+            distinct_ips=distinct_ips,
+            distinct_ids=distinct_ids,
+        )
+
+    async def _top_sources(self, buckets: list[int], now: float) -> list[SourceStat]:
+        p = self.policy
+        failures: dict[tuple[str, str], int] = {}
+        for kind in SOURCE_KINDS:
+            for x in buckets:
+                for member, count in await self.counters.top(f"t:{x}:{kind}:f", n=50, now=now):
+                    failures[(kind, member)] = failures.get((kind, member), 0) + count
+        if not failures:
+            return []
+        items = list(failures.items())
+        keys = [f"s:{x}:{kind}:{value}:a" for (kind, value), _ in items for x in buckets]
+        hour = int(now // 3600)
+        keys += [f"h:{hour - 1}:{kind}:{value}" for (kind, value), _ in items]
+        values = await self.counters.get_many(keys, now=now)
+        n = len(buckets)
+        per_hour_buckets = 3600 / p.bucket_seconds
+        out: list[SourceStat] = []
+        for i, ((kind, value), fails) in enumerate(items):
+            attempts = sum(values[i * n : (i + 1) * n])
+            last_hour = values[len(items) * n + i]
+            out.append(
+                SourceStat(
+                    kind, value, max(attempts, fails), fails, baseline=last_hour / per_hour_buckets
+                )
+            )
+        return out
+
+
+_SYSTEM = ClientContext(ip="", user_agent="mamori-defense")
+
+
+def retry_after(until: float, now: datetime) -> int:
+    return max(1, math.ceil(until - now.timestamp()))
