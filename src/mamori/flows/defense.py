@@ -227,7 +227,9 @@ class Defender:
         self.stats.record_attempt(
             now=now, sources=sources_of(client), login_key=login_key, failed=True, unknown=unknown
         )
-        if self.bans.allowlisted(client.ip):
+        # A device recognized for this account has its own lock; its owner's typos must not
+        # throttle the address they share with everyone behind it.
+        if reservation.recognized or self.bans.allowlisted(client.ip):
             return
         failures = await self.counters.incr(f"ipf:{client.ip}", ttl=p.ip_fail_window, now=now)
         distinct = await self.counters.touch_member(

@@ -13,6 +13,8 @@ caller's `now` (epoch seconds, stored as double precision), never the database c
 - tally: every live row of a tally key carries the key's window expiry. A new row takes it from
   the key's live rows (a scalar subquery in the same INSERT), or opens a window at now + ttl;
   a row left over from an earlier window is reset on conflict. `top` reads the live rows.
+  (On PostgreSQL, first hits of two members racing to open a window each use their own
+  now + ttl; the expiries then differ by the callers' clock difference, microseconds.)
 - touch_member: delete the key's stale members, upsert this one, count the rest. SQLite runs the
   transaction under its write lock (the first statement writes); PostgreSQL first takes a
   transaction-scoped advisory lock on the key, so the count is exact under concurrency too.
@@ -127,9 +129,10 @@ class SQLCounters:
 
         tc = t.tallies.c
         live = t.tallies.alias("live")
-        window = (
-            select(func.max(live.c.expires_at))
+        window = (  # every live row of the key carries the window's expiry: any one will do
+            select(live.c.expires_at)
             .where(live.c.key == key, live.c.expires_at > now)
+            .limit(1)
             .scalar_subquery()
         )
         ins = self._insert(t.tallies).values(
@@ -157,7 +160,12 @@ class SQLCounters:
     # ---- the contract ----
 
     async def incr(self, key: str, *, ttl: float, now: float, amount: int = 1) -> int:
-        params = {"key": key, "amount": int(amount), "now": float(now), "expires_at": now + ttl}
+        params = {
+            "key": key,
+            "amount": int(amount),
+            "now": float(now),
+            "expires_at": float(now + ttl),
+        }
         async with self._engine.begin() as conn:
             count: int = (await conn.execute(self._incr, params)).scalar_one()
         return int(count)
@@ -187,7 +195,7 @@ class SQLCounters:
         return 0.0 if until is None else float(until)
 
     async def touch_member(self, key: str, member: str, *, ttl: float, now: float) -> int:
-        cutoff = now - ttl
+        cutoff = float(now - ttl)
         async with self._engine.begin() as conn:
             if self._dialect == "postgresql":
                 lock = {"lock_class": _PG_LOCK_CLASS, "lock_id": _lock_id(key)}
@@ -204,7 +212,7 @@ class SQLCounters:
             "member": member,
             "amount": int(amount),
             "now": float(now),
-            "expires_at": now + ttl,
+            "expires_at": float(now + ttl),
         }
         async with self._engine.begin() as conn:
             count: int = (await conn.execute(self._tally, params)).scalar_one()
