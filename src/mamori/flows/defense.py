@@ -20,11 +20,12 @@ from typing import Any
 from mamori.clock import Clock
 from mamori.defense.lockout import AttemptVerdict, judge_attempt
 from mamori.defense.policy import DefensePolicy
-from mamori.defense.stuffing import BucketStats, Detection, SourceStat, Window, detect
+from mamori.defense.stuffing import Detection, detect
 from mamori.defense.throttle import BlockOrder, escalate, ip_rules
 from mamori.errors import Blocked
 from mamori.flows.bancache import BanCache
-from mamori.flows.stats import SOURCE_KINDS, StatsBuffer
+from mamori.flows.stats import StatsBuffer
+from mamori.flows.window import read_window
 from mamori.models import Ban, ClientContext, EventType
 from mamori.netaddr import subnet_of
 from mamori.settings import Settings
@@ -347,7 +348,7 @@ class Defender:
         """Flush statistics, run the credential-stuffing detector, apply what it decides."""
         now = self._now()
         await self.stats.flush(self.counters, now=now)
-        window = await self.read_window(now)
+        window = await read_window(self.counters, self.policy, now=now)
         detection = detect(window, self.policy)
         self.last_detection = detection
         if detection.attack:
@@ -371,60 +372,6 @@ class Defender:
             for order in detection.blocks:
                 await self.apply(order)
         return detection
-
-    async def read_window(self, now: float) -> Window:
-        p = self.policy
-        b = int(now // p.bucket_seconds)
-        window_buckets = [b - 1, b]
-        history = list(range(b - 1 - p.history_buckets, b - 1))
-        fields = ("a", "f", "u", "s")
-        keys = [f"g:{x}:{f}" for x in history + window_buckets for f in fields]
-        keys += [f"g:{x}:{f}" for x in window_buckets for f in ("ids", "ips")]
-        values = await self.counters.get_many(keys, now=now)
-        per_bucket = [
-            BucketStats(*values[i * 4 : (i + 1) * 4])
-            for i in range(len(history) + len(window_buckets))
-        ]
-        hist_stats = per_bucket[: len(history)]
-        current = sum(per_bucket[len(history) :], BucketStats())
-        tail = values[len(keys) - 4 :]
-        distinct_ids, distinct_ips = tail[0] + tail[2], tail[1] + tail[3]
-        sources = await self._top_sources(window_buckets, now)
-        return Window(
-            current=current,
-            buckets=len(window_buckets),
-            history=hist_stats,
-            sources=sources,
-            distinct_ips=distinct_ips,
-            distinct_ids=distinct_ids,
-        )
-
-    async def _top_sources(self, buckets: list[int], now: float) -> list[SourceStat]:
-        p = self.policy
-        failures: dict[tuple[str, str], int] = {}
-        for kind in SOURCE_KINDS:
-            for x in buckets:
-                for member, count in await self.counters.top(f"t:{x}:{kind}:f", n=50, now=now):
-                    failures[(kind, member)] = failures.get((kind, member), 0) + count
-        if not failures:
-            return []
-        items = list(failures.items())
-        keys = [f"s:{x}:{kind}:{value}:a" for (kind, value), _ in items for x in buckets]
-        hour = int(now // 3600)
-        keys += [f"h:{hour - 1}:{kind}:{value}" for (kind, value), _ in items]
-        values = await self.counters.get_many(keys, now=now)
-        n = len(buckets)
-        per_hour_buckets = 3600 / p.bucket_seconds
-        out: list[SourceStat] = []
-        for i, ((kind, value), fails) in enumerate(items):
-            attempts = sum(values[i * n : (i + 1) * n])
-            last_hour = values[len(items) * n + i]
-            out.append(
-                SourceStat(
-                    kind, value, max(attempts, fails), fails, baseline=last_hour / per_hour_buckets
-                )
-            )
-        return out
 
 
 _SYSTEM = ClientContext(ip="", user_agent="mamori-defense")

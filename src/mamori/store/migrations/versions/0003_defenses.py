@@ -56,8 +56,12 @@ def upgrade() -> None:
         sa.Column("as_name", sa.String(128), nullable=False, server_default=""),
         sa.PrimaryKeyConstraint("id", name="pk_devices"),
         sa.UniqueConstraint("device_hash", "account_id", name="uq_devices_device_hash_account_id"),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE",
-                                name="fk_devices_account_id_accounts"),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            ondelete="CASCADE",
+            name="fk_devices_account_id_accounts",
+        ),
     )
     op.create_index("ix_devices_account_id", "devices", ["account_id"])
 

@@ -1,0 +1,136 @@
+"""Accounts: create, look up by login key or email, password hash, restriction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mamori.errors import Conflict
+from mamori.models import (
+    Account,
+)
+from mamori.store import tables as t
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id,
+        login_id=row.login_id,
+        email=row.email,
+        email_verified_at=row.email_verified_at,
+        phone=row.phone,
+        password_hash=row.password_hash,
+        language=row.language,
+        created_at=row.created_at,
+        password_changed_at=row.password_changed_at,
+        restricted_at=row.restricted_at,
+        restricted_reason=row.restricted_reason,
+    )
+
+
+class Accounts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def create(
+        self,
+        *,
+        login_id: str,
+        login_key: str,
+        email: str,
+        phone: str | None,
+        password_hash: str,
+        language: str,
+        now: datetime,
+    ) -> Account:
+        values = {
+            "login_id": login_id,
+            "login_key": login_key,
+            "email": email,
+            "email_key": email.lower(),
+            "phone": phone,
+            "password_hash": password_hash,
+            "language": language,
+            "created_at": now,
+            "password_changed_at": now,
+        }
+        # A nested savepoint keeps the outer transaction usable after a unique violation.
+        try:
+            async with self.conn.begin_nested():
+                result = await self.conn.execute(insert(t.accounts).values(**values))
+        except IntegrityError as exc:
+            taken = await self.conn.execute(
+                select(t.accounts.c.id).where(t.accounts.c.login_key == login_key)
+            )
+            if taken.first() is not None:
+                raise Conflict(
+                    "login ID is taken", code="login_id_taken", field="login_id"
+                ) from exc
+            raise Conflict("email address is taken", code="email_taken", field="email") from exc
+        new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        assert new_id is not None
+        account = await self.get(int(new_id))
+        assert account is not None
+        return account
+
+    async def get(self, account_id: int) -> Account | None:
+        row = (
+            await self.conn.execute(select(t.accounts).where(t.accounts.c.id == account_id))
+        ).first()
+        return _account(row) if row else None
+
+    async def by_login_key(self, login_key: str) -> Account | None:
+        row = (
+            await self.conn.execute(select(t.accounts).where(t.accounts.c.login_key == login_key))
+        ).first()
+        return _account(row) if row else None
+
+    async def by_email(self, email: str) -> Account | None:
+        row = (
+            await self.conn.execute(
+                select(t.accounts).where(t.accounts.c.email_key == email.lower())
+            )
+        ).first()
+        return _account(row) if row else None
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> list[Account]:
+        rows = await self.conn.execute(
+            select(t.accounts).order_by(t.accounts.c.id).limit(limit).offset(offset)
+        )
+        return [_account(r) for r in rows]
+
+    async def count(self) -> int:
+        return int(
+            (await self.conn.execute(select(func.count()).select_from(t.accounts))).scalar_one()
+        )
+
+    async def set_password_hash(
+        self, account_id: int, *, password_hash: str, changed_at: datetime | None
+    ) -> None:
+        values: dict[str, Any] = {"password_hash": password_hash}
+        if changed_at is not None:
+            values["password_changed_at"] = changed_at
+        await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
+        )
+
+    async def set_restriction(
+        self, account_id: int, *, restricted_at: datetime | None, reason: str
+    ) -> bool:
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(restricted_at=restricted_at, restricted_reason=reason[:255])
+        )
+        return bool(result.rowcount)
+
+    async def mark_email_verified(self, account_id: int, *, at: datetime) -> None:
+        await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id, t.accounts.c.email_verified_at.is_(None))
+            .values(email_verified_at=at)
+        )

@@ -1,0 +1,107 @@
+"""Security events: every authentication decision, durable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mamori.models import (
+    ClientContext,
+    SecurityEvent,
+)
+from mamori.store import tables as t
+
+
+def _event(row: Row[Any]) -> SecurityEvent:
+    return SecurityEvent(
+        id=row.id,
+        at=row.at,
+        type=row.type,
+        result=row.result,
+        reason=row.reason,
+        account_id=row.account_id,
+        login_id=row.login_id,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        browser=row.browser,
+        os=row.os,
+        device_type=row.device_type,
+        country=row.country,
+        asn=row.asn,
+        as_name=row.as_name,
+        details=json.loads(row.details or "{}"),
+    )
+
+
+class Events:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(
+        self,
+        *,
+        at: datetime,
+        type: str,
+        client: ClientContext,
+        result: str = "",
+        reason: str = "",
+        account_id: int | None = None,
+        login_id: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        res = await self.conn.execute(
+            insert(t.security_events).values(
+                at=at,
+                type=type,
+                result=result,
+                reason=reason,
+                account_id=account_id,
+                login_id=login_id[:128],
+                ip=client.ip,
+                user_agent=client.user_agent[:512],
+                browser=client.browser[:64],
+                os=client.os[:64],
+                device_type=client.device_type[:16],
+                country=client.country[:2],
+                asn=client.asn,
+                as_name=client.as_name[:128],
+                details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+            )
+        )
+        assert res.inserted_primary_key is not None
+        return int(res.inserted_primary_key[0])
+
+    async def for_account(
+        self,
+        account_id: int,
+        *,
+        types: Sequence[str] | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[SecurityEvent]:
+        stmt = select(t.security_events).where(t.security_events.c.account_id == account_id)
+        if types:
+            stmt = stmt.where(t.security_events.c.type.in_(list(types)))
+        if before_id is not None:
+            stmt = stmt.where(t.security_events.c.id < before_id)
+        rows = await self.conn.execute(stmt.order_by(t.security_events.c.id.desc()).limit(limit))
+        return [_event(r) for r in rows]
+
+    async def recent(self, *, limit: int = 100) -> list[SecurityEvent]:
+        rows = await self.conn.execute(
+            select(t.security_events).order_by(t.security_events.c.id.desc()).limit(limit)
+        )
+        return [_event(r) for r in rows]
+
+    async def count(self, *, type: str | None = None, login_id: str | None = None) -> int:
+        stmt = select(func.count()).select_from(t.security_events)
+        if type is not None:
+            stmt = stmt.where(t.security_events.c.type == type)
+        if login_id is not None:
+            stmt = stmt.where(t.security_events.c.login_id == login_id)
+        return int((await self.conn.execute(stmt)).scalar_one())
