@@ -132,6 +132,26 @@ async def test_get_many_with_missing_expired_and_repeated_keys(counters: Counter
 # ---- deadlines ----
 
 
+async def test_incr_unless_locked(counters: Counters) -> None:
+    assert await counters.incr_unless_locked("n", lock_key="l", ttl=60, now=T0) == (1, 0.0)
+    assert await counters.incr_unless_locked("n", lock_key="l", ttl=60, now=T0) == (2, 0.0)
+    await counters.raise_until("l", until=T0 + 30, now=T0)
+    # while locked nothing is counted and the deadline comes back
+    assert await counters.incr_unless_locked("n", lock_key="l", ttl=60, now=T0 + 1) == (0, T0 + 30)
+    assert await counters.get("n", now=T0 + 1) == 2
+    # once the deadline passes counting resumes in the same window
+    assert await counters.incr_unless_locked("n", lock_key="l", ttl=60, now=T0 + 30) == (3, 0.0)
+    # a negative amount takes an attempt back
+    assert await counters.incr("n", ttl=60, now=T0 + 31, amount=-1) == 2
+
+
+async def test_concurrent_incr_unless_locked_is_exact(counters: Counters) -> None:
+    results = await asyncio.gather(
+        *[counters.incr_unless_locked("c", lock_key="cl", ttl=60, now=T0) for _ in range(100)]
+    )
+    assert sorted(n for n, _ in results) == list(range(1, 101))
+
+
 async def test_raise_until_keeps_the_maximum(counters: Counters) -> None:
     assert await counters.raise_until("d", until=T0 + 100, now=T0) == T0 + 100
     assert await counters.raise_until("d", until=T0 + 50, now=T0) == T0 + 100  # never lowers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -93,7 +94,11 @@ def build_services(
         notifier=notifier or build_notifier(settings, store=store, clock=clock),
         clock=clock,
         defender=defender,
-        gate=HashGate(slots=settings.hash_concurrency, queue=settings.hash_queue),
+        # one hash at a time per core across all worker processes of this host
+        gate=HashGate(
+            slots=settings.hash_concurrency or max(1, (os.cpu_count() or 1) // settings.workers),
+            queue=settings.hash_queue,
+        ),
     )
 
 

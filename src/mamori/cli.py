@@ -56,6 +56,7 @@ def serve(
     bind = host or settings.http_host
     http_port = port or settings.http_port
     n = workers or settings.workers
+    os.environ["MAMORI_WORKERS"] = str(n)  # each worker sizes its hash gate by it
     console.print(
         f"Mamori on http://{bind}:{http_port}  (workers={n}, "
         f"db={settings.database_url.split('://')[0]}, dev={settings.dev})"

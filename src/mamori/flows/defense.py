@@ -165,7 +165,10 @@ class Defender:
         recognized = device_hash is not None
         base = f"dv:{device_hash}:{login_key}" if recognized else f"id:{login_key}"
         lock_key, count_key, locks_key = f"{base}:lock", f"{base}:n", f"{base}:locks"
-        lock_until = await self.counters.get_until(lock_key, now=now)
+        window = p.device_lock_window if recognized else p.lock_window
+        attempts, lock_until = await self.counters.incr_unless_locked(
+            count_key, lock_key=lock_key, ttl=window, now=now
+        )
         if lock_until > now:
             verdict = judge_attempt(
                 p,
@@ -179,8 +182,6 @@ class Defender:
             if verdict.extended:
                 await self.counters.raise_until(lock_key, until=verdict.lock_until, now=now)
             return Reservation(verdict, 0, recognized, attack)
-        window = p.device_lock_window if recognized else p.lock_window
-        attempts = await self.counters.incr(count_key, ttl=window, now=now)
         locks = 0
         threshold = (
             p.device_lock_threshold
@@ -258,14 +259,18 @@ class Defender:
     async def on_success(
         self, client: ClientContext, *, login_key: str, device_hash: str | None
     ) -> None:
+        """A right password: its reserved attempt was not a failure, so it is taken back (one
+        atomic decrement). Failures already counted in the window stay counted."""
         now = self._now()
+        p = self.policy
         self.stats.record_attempt(
             now=now, sources=sources_of(client), login_key=login_key, failed=False, unknown=False
         )
-        keys = [f"id:{login_key}:n"]
         if device_hash is not None:
-            keys.append(f"dv:{device_hash}:{login_key}:n")
-        await self.counters.delete(*keys)
+            key, window = f"dv:{device_hash}:{login_key}:n", p.device_lock_window
+        else:
+            key, window = f"id:{login_key}:n", p.lock_window
+        await self.counters.incr(key, ttl=window, now=now, amount=-1)
 
     async def on_locked(self, client: ClientContext, *, login_key: str) -> None:
         """An attempt refused by a lock still counts as a failure for the detector."""

@@ -17,6 +17,10 @@ Semantics:
 - incr(key, ttl, now, amount) -> count: a windowed counter. The window starts at the first hit
   and lasts `ttl` seconds; a hit after it expired starts a new window at `amount`.
 - get(key, now) -> count (0 when absent or expired); get_many(keys, now) -> list of counts.
+- incr_unless_locked(key, lock_key, ttl, now) -> (count, deadline): the login path's one call
+  before the hash. If `lock_key`'s deadline is still ahead, nothing is counted and (0, deadline)
+  comes back; otherwise `key` is incremented like incr and (count, 0.0) comes back. (A lock set
+  by another request between the two reads can only add one to the count: it fails safe.)
 - raise_until(key, until, now) -> deadline: set the deadline to max(current, until) atomically
   and return the new deadline; get_until(key, now) -> deadline, or 0.0 when absent or passed.
 - touch_member(key, member, ttl, now) -> distinct members seen within the last `ttl` seconds
@@ -40,6 +44,10 @@ class CountersUnavailable(Exception):
 
 class Counters(Protocol):
     async def incr(self, key: str, *, ttl: float, now: float, amount: int = 1) -> int: ...
+
+    async def incr_unless_locked(
+        self, key: str, *, lock_key: str, ttl: float, now: float
+    ) -> tuple[int, float]: ...
 
     async def get(self, key: str, *, now: float) -> int: ...
 

@@ -102,6 +102,13 @@ class FailoverCounters:
     async def incr(self, key: str, *, ttl: float, now: float, amount: int = 1) -> int:
         return await self._call(lambda c: c.incr(key, ttl=ttl, now=now, amount=amount))
 
+    async def incr_unless_locked(
+        self, key: str, *, lock_key: str, ttl: float, now: float
+    ) -> tuple[int, float]:
+        return await self._call(
+            lambda c: c.incr_unless_locked(key, lock_key=lock_key, ttl=ttl, now=now)
+        )
+
     async def get(self, key: str, *, now: float) -> int:
         return await self._call(lambda c: c.get(key, now=now))
 

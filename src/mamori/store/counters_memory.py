@@ -30,6 +30,14 @@ class MemoryCounters:
         self._counters[key] = entry
         return entry[0]
 
+    async def incr_unless_locked(
+        self, key: str, *, lock_key: str, ttl: float, now: float
+    ) -> tuple[int, float]:
+        until = await self.get_until(lock_key, now=now)
+        if until > now:
+            return 0, until
+        return await self.incr(key, ttl=ttl, now=now), 0.0
+
     async def get(self, key: str, *, now: float) -> int:
         current = self._counters.get(key)
         if current is None or now >= current[1]:

@@ -188,6 +188,14 @@ class RedisCounters:
             return 0
         return int(count)
 
+    async def incr_unless_locked(
+        self, key: str, *, lock_key: str, ttl: float, now: float
+    ) -> tuple[int, float]:
+        until = await self.get_until(lock_key, now=now)
+        if until > now:
+            return 0, until
+        return await self.incr(key, ttl=ttl, now=now), 0.0
+
     async def get(self, key: str, *, now: float) -> int:
         async with self._guard():
             raw = await self._client.hmget(self._counter(key), ["c", "e"])

@@ -170,6 +170,19 @@ class SQLCounters:
             count: int = (await conn.execute(self._incr, params)).scalar_one()
         return int(count)
 
+    async def incr_unless_locked(
+        self, key: str, *, lock_key: str, ttl: float, now: float
+    ) -> tuple[int, float]:
+        async with self._engine.begin() as conn:
+            until = (
+                await conn.execute(self._get_until, {"key": lock_key, "now": float(now)})
+            ).scalar()
+            if until is not None:
+                return 0, float(until)
+            params = {"key": key, "amount": 1, "now": float(now), "expires_at": float(now + ttl)}
+            count: int = (await conn.execute(self._incr, params)).scalar_one()
+        return int(count), 0.0
+
     async def get(self, key: str, *, now: float) -> int:
         async with self._engine.begin() as conn:
             count = (await conn.execute(self._get, {"key": key, "now": float(now)})).scalar()
