@@ -29,8 +29,9 @@ from mamori.flows.window import read_window
 from mamori.models import Ban, ClientContext, EventType
 from mamori.netaddr import subnet_of
 from mamori.settings import Settings
-from mamori.store import Store
+from mamori.store import Store, Tx
 from mamori.store.counters import Counters
+from mamori.store.counters_sql import SQLCounters
 
 log = logging.getLogger("mamori.defense")
 
@@ -156,17 +157,28 @@ class Defender:
 
     # ---- before the hash -----------------------------------------------------------------
 
-    async def reserve(self, *, login_key: str, device_hash: str | None) -> Reservation:
+    def counters_in(self, tx: Tx | None) -> Counters:
+        """Counters running inside `tx` when they live in the same database (one transaction
+        fewer per step), else the shared ones."""
+        c = self.counters
+        if tx is not None and isinstance(c, SQLCounters) and c.engine is self.store.engine:
+            return c.bound(tx.conn)
+        return c
+
+    async def reserve(
+        self, *, login_key: str, device_hash: str | None, tx: Tx | None = None
+    ) -> Reservation:
         """Count this attempt atomically and judge it. `device_hash` only when the device cookie
         is bound to the account being logged into (a recognized client)."""
         now = self._now()
         p = self.policy
+        counters = self.counters_in(tx)
         attack = await self.under_attack()
         recognized = device_hash is not None
         base = f"dv:{device_hash}:{login_key}" if recognized else f"id:{login_key}"
         lock_key, count_key, locks_key = f"{base}:lock", f"{base}:n", f"{base}:locks"
         window = p.device_lock_window if recognized else p.lock_window
-        attempts, lock_until = await self.counters.incr_unless_locked(
+        attempts, lock_until = await counters.incr_unless_locked(
             count_key, lock_key=lock_key, ttl=window, now=now
         )
         if lock_until > now:
@@ -180,7 +192,7 @@ class Defender:
                 under_attack=attack,
             )
             if verdict.extended:
-                await self.counters.raise_until(lock_key, until=verdict.lock_until, now=now)
+                await counters.raise_until(lock_key, until=verdict.lock_until, now=now)
             return Reservation(verdict, 0, recognized, attack)
         locks = 0
         threshold = (
@@ -191,7 +203,7 @@ class Defender:
             else p.lock_threshold
         )
         if attempts == threshold + 1 and not recognized:
-            locks = await self.counters.get(locks_key, now=now)
+            locks = await counters.get(locks_key, now=now)
         verdict = judge_attempt(
             p,
             now=now,
@@ -202,13 +214,13 @@ class Defender:
             under_attack=attack,
         )
         if not verdict.allowed:
-            await self.counters.raise_until(lock_key, until=verdict.lock_until, now=now)
+            await counters.raise_until(lock_key, until=verdict.lock_until, now=now)
             if attempts == threshold + 1:
                 # the one request that crossed the threshold starts the lock; a fresh count
                 # begins when it ends, and repeat locks within 24 h double its length
-                await self.counters.delete(count_key)
+                await counters.delete(count_key)
                 if not recognized:
-                    await self.counters.incr(locks_key, ttl=p.lock_repeat_window, now=now)
+                    await counters.incr(locks_key, ttl=p.lock_repeat_window, now=now)
             else:
                 verdict = AttemptVerdict(
                     False,
@@ -222,10 +234,17 @@ class Defender:
     # ---- after the hash ------------------------------------------------------------------
 
     async def on_failure(
-        self, client: ClientContext, *, login_key: str, unknown: bool, reservation: Reservation
+        self,
+        client: ClientContext,
+        *,
+        login_key: str,
+        unknown: bool,
+        reservation: Reservation,
+        tx: Tx | None = None,
     ) -> None:
         now = self._now()
         p = self.policy
+        counters = self.counters_in(tx)
         self.stats.record_attempt(
             now=now, sources=sources_of(client), login_key=login_key, failed=True, unknown=unknown
         )
@@ -233,8 +252,8 @@ class Defender:
         # throttle the address they share with everyone behind it.
         if reservation.recognized or self.bans.allowlisted(client.ip):
             return
-        failures = await self.counters.incr(f"ipf:{client.ip}", ttl=p.ip_fail_window, now=now)
-        distinct = await self.counters.touch_member(
+        failures = await counters.incr(f"ipf:{client.ip}", ttl=p.ip_fail_window, now=now)
+        distinct = await counters.touch_member(
             f"ipids:{client.ip}", login_key, ttl=p.ip_distinct_window, now=now
         )
         orders = ip_rules(
@@ -245,7 +264,7 @@ class Defender:
             under_attack=reservation.under_attack,
         )
         for order in orders:
-            ban = await self.apply(order)
+            ban = await self.apply(order, tx=tx)
             reservation.blocks.append(
                 {
                     "kind": order.kind,
@@ -257,7 +276,12 @@ class Defender:
             )
 
     async def on_success(
-        self, client: ClientContext, *, login_key: str, device_hash: str | None
+        self,
+        client: ClientContext,
+        *,
+        login_key: str,
+        device_hash: str | None,
+        tx: Tx | None = None,
     ) -> None:
         """A right password: its reserved attempt was not a failure, so it is taken back (one
         atomic decrement). Failures already counted in the window stay counted."""
@@ -270,7 +294,7 @@ class Defender:
             key, window = f"dv:{device_hash}:{login_key}:n", p.device_lock_window
         else:
             key, window = f"id:{login_key}:n", p.lock_window
-        await self.counters.incr(key, ttl=window, now=now, amount=-1)
+        await self.counters_in(tx).incr(key, ttl=window, now=now, amount=-1)
 
     async def on_locked(self, client: ClientContext, *, login_key: str) -> None:
         """An attempt refused by a lock still counts as a failure for the detector."""
@@ -284,56 +308,66 @@ class Defender:
 
     # ---- bans ----------------------------------------------------------------------------
 
-    async def apply(self, order: BlockOrder, *, origin: str = "rule") -> Ban | None:
-        """Ban a source (escalating repeat offenders); None in monitor mode or when allowlisted."""
+    async def apply(
+        self, order: BlockOrder, *, origin: str = "rule", tx: Tx | None = None
+    ) -> Ban | None:
+        """Ban a source (escalating repeat offenders); None in monitor mode or when allowlisted.
+        Inside `tx` when given (the caller commits), else in a transaction of its own."""
         if order.kind == "ip" and self.bans.allowlisted(order.value):
             return None
+        if tx is None:
+            async with self.store.begin() as own:
+                ban = await self._apply_in(own, order, origin)
+        else:
+            ban = await self._apply_in(tx, order, origin)
+        if ban is not None:
+            self.bans.add_local(ban)
+        return ban
+
+    async def _apply_in(self, tx: Tx, order: BlockOrder, origin: str) -> Ban | None:
         now_dt = self.clock.now()
+        details: dict[str, Any] = {
+            "kind": order.kind,
+            "value": order.value,
+            "evidence": order.evidence,
+            "origin": origin,
+        }
         if self.policy.monitor_only:
-            await self._event(
-                EventType.BAN_ADDED,
+            await tx.events.add(
+                at=now_dt,
+                type=EventType.BAN_ADDED,
+                client=_SYSTEM,
                 result="monitor",
                 reason=order.reason,
-                details={
-                    "kind": order.kind,
-                    "value": order.value,
-                    "evidence": order.evidence,
-                    "monitor_only": True,
-                },
+                details={**details, "monitor_only": True},
             )
             return None
-        async with self.store.begin() as tx:
-            previous = await tx.bans.get(kind=order.kind, value=order.value)
-            strikes = previous.strikes if previous else 0
-            seconds = escalate(order.seconds, strikes=strikes, cap=self.policy.source_block_max)
-            if previous is not None and previous.active_at(now_dt):
-                seconds = order.seconds  # renewing a running ban does not escalate
-            ban = await tx.bans.upsert(
-                kind=order.kind,
-                value=order.value,
+        previous = await tx.bans.get(kind=order.kind, value=order.value)
+        seconds = escalate(
+            order.seconds,
+            strikes=previous.strikes if previous else 0,
+            cap=self.policy.source_block_max,
+        )
+        if previous is not None and previous.active_at(now_dt):
+            seconds = order.seconds  # renewing a running ban does not escalate
+        ban = await tx.bans.upsert(
+            kind=order.kind,
+            value=order.value,
+            reason=order.reason,
+            origin=origin,
+            now=now_dt,
+            expires_at=now_dt + timedelta(seconds=seconds),
+            details={"evidence": order.evidence},
+        )
+        if previous is None or not previous.active_at(now_dt):
+            await tx.events.add(
+                at=now_dt,
+                type=EventType.BAN_ADDED,
+                client=_SYSTEM,
+                result="ok",
                 reason=order.reason,
-                origin=origin,
-                now=now_dt,
-                expires_at=now_dt + timedelta(seconds=seconds),
-                details={"evidence": order.evidence},
+                details={**details, "seconds": seconds, "strikes": ban.strikes},
             )
-            if previous is None or not previous.active_at(now_dt):
-                await tx.events.add(
-                    at=now_dt,
-                    type=EventType.BAN_ADDED,
-                    client=_SYSTEM,
-                    result="ok",
-                    reason=order.reason,
-                    details={
-                        "kind": order.kind,
-                        "value": order.value,
-                        "seconds": seconds,
-                        "strikes": ban.strikes,
-                        "evidence": order.evidence,
-                        "origin": origin,
-                    },
-                )
-        self.bans.add_local(ban)
         return ban
 
     async def _event(self, type: str, *, result: str, reason: str, details: dict[str, Any]) -> None:

@@ -52,21 +52,19 @@ async def login(
     device_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
     account = None
     recognized = False
-    if valid:
-        async with svc.store.begin() as tx:
+    # one transaction before the hash: the account, its device binding, and the attempt count
+    async with svc.store.begin() as tx:
+        if valid:
             account = await tx.accounts.by_login_key(key)
             if account is not None and device_hash is not None:
-                recognized = (
-                    await tx.devices.find(device_hash=device_hash, account_id=account.id)
-                ) is not None
-    reservation = await defender.reserve(
-        login_key=key, device_hash=device_hash if recognized else None
-    )
-    reservation.would_block = would_block
-    now = svc.clock.now()
-    if not reservation.verdict.allowed:
-        await defender.on_locked(client, login_key=key)
-        async with svc.store.begin() as tx:
+                found = await tx.devices.find(device_hash=device_hash, account_id=account.id)
+                recognized = found is not None
+        reservation = await defender.reserve(
+            login_key=key, device_hash=device_hash if recognized else None, tx=tx
+        )
+        reservation.would_block = would_block
+        now = svc.clock.now()
+        if not reservation.verdict.allowed:
             await _failure(
                 tx,
                 svc,
@@ -87,6 +85,8 @@ async def login(
                     login_id=key,
                     details=reservation.details(),
                 )
+    if not reservation.verdict.allowed:
+        await defender.on_locked(client, login_key=key)
         until = reservation.verdict.lock_until
         raise AccountLocked(retry_after=retry_after(until, now), until=until)
     ok = await svc.verify_password(
@@ -96,10 +96,10 @@ async def login(
     )
     now = svc.clock.now()
     if account is None or not ok:
-        await defender.on_failure(
-            client, login_key=key, unknown=account is None, reservation=reservation
-        )
         async with svc.store.begin() as tx:
+            await defender.on_failure(
+                client, login_key=key, unknown=account is None, reservation=reservation, tx=tx
+            )
             await _failure(
                 tx,
                 svc,
@@ -110,11 +110,11 @@ async def login(
                 reservation=reservation,
             )
         raise InvalidCredentials("login ID or password is incorrect")
-    await defender.on_success(
-        client, login_key=key, device_hash=device_hash if recognized else None
-    )
     if account.restricted:
         async with svc.store.begin() as tx:
+            await defender.on_success(
+                client, login_key=key, tx=tx, device_hash=device_hash if recognized else None
+            )
             await _failure(
                 tx,
                 svc,
@@ -132,6 +132,9 @@ async def login(
     if device_hash is None:
         new_cookie, device_hash = new_device_cookie(key=svc.settings.secret_key)
     async with svc.store.begin() as tx:
+        await defender.on_success(
+            client, login_key=key, tx=tx, device_hash=device_hash if recognized else None
+        )
         if new_hash is not None:
             await tx.accounts.set_password_hash(account.id, password_hash=new_hash, changed_at=None)
             await tx.events.add(

@@ -27,8 +27,10 @@ Errors propagate: SQL is the fallback of last resort. `close()` leaves the engin
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -46,7 +48,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mamori.store import tables as t
 
@@ -63,11 +65,32 @@ def _lock_id(key: str) -> int:
 class SQLCounters:
     def __init__(self, engine: AsyncEngine, *, member_retention: float = MEMBER_RETENTION) -> None:
         self._engine = engine
+        self._conn: AsyncConnection | None = None
         self._dialect = engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"SQLCounters supports sqlite and postgresql, not {self._dialect}")
         self._member_retention = member_retention
         self._build()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    def bound(self, conn: AsyncConnection) -> SQLCounters:
+        """The same counters, run inside the caller's open transaction on `conn` (no transaction
+        of their own): a login counts its attempt in the transaction that looks the account up.
+        Atomicity is unchanged (each update is still one statement); the caller commits."""
+        clone = copy.copy(self)
+        clone._conn = conn
+        return clone
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        if self._conn is not None:
+            yield self._conn
+        else:
+            async with self._engine.begin() as conn:
+                yield conn
 
     # ---- statements, built once with bind parameters (compiled once, cached by SQLAlchemy) ----
 
@@ -166,14 +189,14 @@ class SQLCounters:
             "now": float(now),
             "expires_at": float(now + ttl),
         }
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             count: int = (await conn.execute(self._incr, params)).scalar_one()
         return int(count)
 
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             until = (
                 await conn.execute(self._get_until, {"key": lock_key, "now": float(now)})
             ).scalar()
@@ -184,32 +207,32 @@ class SQLCounters:
         return int(count), 0.0
 
     async def get(self, key: str, *, now: float) -> int:
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             count = (await conn.execute(self._get, {"key": key, "now": float(now)})).scalar()
         return 0 if count is None else int(count)
 
     async def get_many(self, keys: Sequence[str], *, now: float) -> list[int]:
         if not keys:
             return []
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             rows = await conn.execute(self._get_many, {"keys": list(set(keys)), "now": float(now)})
             found = {str(k): int(n) for k, n in rows}
         return [found.get(key, 0) for key in keys]
 
     async def raise_until(self, key: str, *, until: float, now: float) -> float:
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             value = await conn.execute(self._raise_until, {"key": key, "until": float(until)})
             result: float = value.scalar_one()
         return float(result)
 
     async def get_until(self, key: str, *, now: float) -> float:
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             until = (await conn.execute(self._get_until, {"key": key, "now": float(now)})).scalar()
         return 0.0 if until is None else float(until)
 
     async def touch_member(self, key: str, member: str, *, ttl: float, now: float) -> int:
         cutoff = float(now - ttl)
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             if self._dialect == "postgresql":
                 lock = {"lock_class": _PG_LOCK_CLASS, "lock_id": _lock_id(key)}
                 await conn.execute(self._lock, lock)
@@ -227,21 +250,21 @@ class SQLCounters:
             "now": float(now),
             "expires_at": float(now + ttl),
         }
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             count: int = (await conn.execute(self._tally, params)).scalar_one()
         return int(count)
 
     async def top(self, key: str, *, n: int, now: float) -> list[tuple[str, int]]:
         if n <= 0:
             return []
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             rows = await conn.execute(self._top, {"key": key, "now": float(now), "n": n})
             return [(str(name), int(n)) for name, n in rows]
 
     async def delete(self, *keys: str) -> None:
         if not keys:
             return
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             if self._dialect == "postgresql":
                 # the locks touch_member takes, in one order: no deadlock with it or each other
                 for lock_id in sorted({_lock_id(key) for key in keys}):
@@ -266,7 +289,7 @@ class SQLCounters:
             (t.tallies, t.tallies.c.expires_at <= now),
         ]
         removed = 0
-        async with self._engine.begin() as conn:
+        async with self._tx() as conn:
             for table, condition in expired:
                 statement = delete(table)
                 if self._dialect == "postgresql":

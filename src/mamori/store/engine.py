@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from mamori.store import sqlite_driver
+
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
@@ -16,7 +18,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Every use goes through engine.begin(), which always ends in COMMIT or ROLLBACK, so the
+        # pool's own rollback on return would only cost a thread hand-off per transaction.
+        engine = create_async_engine(
+            url,
+            async_creator=sqlite_driver.connector(database or ":memory:", timeout=30),
+            pool_reset_on_return=None,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # no pre-ping: it costs a round trip per checkout; broken connections are invalidated anyway

@@ -36,7 +36,7 @@ class Store:
             yield Tx(conn)
 
     async def ping(self) -> bool:
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 

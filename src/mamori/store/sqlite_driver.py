@@ -1,0 +1,143 @@
+"""A lean asyncio shim over the standard `sqlite3` module, shaped like aiosqlite, for SQLAlchemy's
+`sqlite+aiosqlite` dialect (plugged in with `create_async_engine(..., async_creator=...)`).
+
+Why: through aiosqlite every statement costs four hand-offs to its worker thread (cursor,
+execute, fetchall, close) and each wakes the event loop; a login runs about ten statements, so
+those hand-offs cost more CPU than SQLite itself. Here a statement is ONE hand-off: the worker
+thread executes it and fetches all rows; `cursor()`, `fetch*()` and `close()` then run inline on
+the buffered rows. Statements of one connection still run one at a time (SQLAlchemy serializes
+them), on a shared thread pool, and never on the event loop — so a writer waiting for another
+process's lock (busy_timeout) never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mamori-sqlite")
+
+
+async def _run(fn: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_executor, fn)
+
+
+class Cursor:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def _absorb(self, cur: sqlite3.Cursor) -> Cursor:
+        self.description = cur.description
+        self._rows = cur.fetchall() if cur.description else []
+        self.rowcount = cur.rowcount
+        self.lastrowid = cur.lastrowid
+        cur.close()
+        return self
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+        raw = self._conn._raw
+
+        def work() -> Cursor:
+            return self._absorb(raw.execute(sql, parameters or ()))
+
+        return await _run(work)
+
+    async def executemany(self, sql: str, seq_of_parameters: Sequence[Any]) -> Cursor:
+        raw = self._conn._raw
+
+        def work() -> Cursor:
+            return self._absorb(raw.executemany(sql, seq_of_parameters))
+
+        return await _run(work)
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        n = size or self.arraysize
+        rows, self._rows = self._rows[:n], self._rows[n:]
+        return rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def nextset(self) -> None:
+        return None
+
+    async def setinputsizes(self, *sizes: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class Connection:
+    """What SQLAlchemy's aiosqlite adapter uses of an aiosqlite connection."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._connection: sqlite3.Connection | None = raw
+
+    @property
+    def _raw(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._raw.isolation_level
+
+    def cursor(self) -> Cursor:
+        self._raw  # noqa: B018 — raises on a closed connection, like aiosqlite
+        return Cursor(self)
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+        return await self.cursor().execute(sql, parameters)
+
+    async def commit(self) -> None:
+        raw = self._raw
+        if raw.in_transaction:
+            await _run(raw.commit)
+
+    async def rollback(self) -> None:
+        raw = self._raw
+        if raw.in_transaction:
+            await _run(raw.rollback)
+
+    async def create_function(self, *args: Any, **kw: Any) -> None:
+        raw = self._raw
+        await _run(lambda: raw.create_function(*args, **kw))
+
+    async def close(self) -> None:
+        raw, self._connection = self._connection, None
+        if raw is not None:
+            await _run(raw.close)
+
+
+def connector(path: str, *, timeout: float = 30.0) -> Callable[[], Any]:
+    """An `async_creator` for create_async_engine: opens `path` in the worker pool."""
+
+    async def connect() -> Connection:
+        def work() -> sqlite3.Connection:
+            return sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+
+        return Connection(await _run(work))
+
+    return connect
