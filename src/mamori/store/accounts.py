@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +30,10 @@ def _account(row: Row[Any]) -> Account:
         restricted_at=row.restricted_at,
         restricted_reason=row.restricted_reason,
     )
+
+
+_BY_ID = select(t.accounts).where(t.accounts.c.id == bindparam("account_id"))
+_BY_LOGIN_KEY = select(t.accounts).where(t.accounts.c.login_key == bindparam("login_key"))
 
 
 class Accounts:
@@ -78,15 +82,11 @@ class Accounts:
         return account
 
     async def get(self, account_id: int) -> Account | None:
-        row = (
-            await self.conn.execute(select(t.accounts).where(t.accounts.c.id == account_id))
-        ).first()
+        row = (await self.conn.execute(_BY_ID, {"account_id": account_id})).first()
         return _account(row) if row else None
 
     async def by_login_key(self, login_key: str) -> Account | None:
-        row = (
-            await self.conn.execute(select(t.accounts).where(t.accounts.c.login_key == login_key))
-        ).first()
+        row = (await self.conn.execute(_BY_LOGIN_KEY, {"login_key": login_key})).first()
         return _account(row) if row else None
 
     async def by_email(self, email: str) -> Account | None:

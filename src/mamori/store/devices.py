@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +33,34 @@ def _device(row: Row[Any]) -> Device:
     )
 
 
+_FIND = select(t.devices).where(
+    t.devices.c.device_hash == bindparam("device_hash"),
+    t.devices.c.account_id == bindparam("account_id"),
+)
+_SEEN = (
+    "last_seen_at",
+    "last_ip",
+    "user_agent",
+    "browser",
+    "os",
+    "device_type",
+    "country",
+    "as_name",
+)
+
+
+def _bind_statement(insert_fn: Any) -> Any:
+    ins = insert_fn(t.devices)
+    return ins.on_conflict_do_update(
+        index_elements=["device_hash", "account_id"],
+        set_={name: ins.excluded[name] for name in _SEEN},
+    ).returning(*t.devices.c)
+
+
+# built once per dialect; values are bound per call
+_BIND = {"sqlite": _bind_statement(sqlite_insert), "postgresql": _bind_statement(pg_insert)}
+
+
 class Devices:
     """Browsers (device cookies) bound to accounts at a successful login or sign-up."""
 
@@ -41,19 +69,13 @@ class Devices:
 
     async def find(self, *, device_hash: str, account_id: int) -> Device | None:
         row = (
-            await self.conn.execute(
-                select(t.devices).where(
-                    t.devices.c.device_hash == device_hash, t.devices.c.account_id == account_id
-                )
-            )
+            await self.conn.execute(_FIND, {"device_hash": device_hash, "account_id": account_id})
         ).first()
         return _device(row) if row else None
 
     async def bind(
         self, *, device_hash: str, account_id: int, client: ClientContext, now: datetime
     ) -> Device:
-        dialect = self.conn.dialect.name
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(t.devices)
         seen = {
             "last_seen_at": now,
             "last_ip": client.ip,
@@ -64,12 +86,9 @@ class Devices:
             "country": client.country[:2],
             "as_name": client.as_name[:128],
         }
-        stmt = (
-            ins.values(device_hash=device_hash, account_id=account_id, created_at=now, **seen)
-            .on_conflict_do_update(index_elements=["device_hash", "account_id"], set_=seen)
-            .returning(*t.devices.c)
-        )
-        return _device((await self.conn.execute(stmt)).one())
+        stmt = _BIND[self.conn.dialect.name]
+        params = {"device_hash": device_hash, "account_id": account_id, "created_at": now, **seen}
+        return _device((await self.conn.execute(stmt, params)).one())
 
     async def for_account(self, account_id: int) -> list[Device]:
         rows = await self.conn.execute(

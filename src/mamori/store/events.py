@@ -38,6 +38,10 @@ def _event(row: Row[Any]) -> SecurityEvent:
     )
 
 
+# built once; values are bound per call (no statement building on the login path)
+_INSERT = insert(t.security_events)
+
+
 class Events:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -55,23 +59,24 @@ class Events:
         details: dict[str, Any] | None = None,
     ) -> int:
         res = await self.conn.execute(
-            insert(t.security_events).values(
-                at=at,
-                type=type,
-                result=result,
-                reason=reason,
-                account_id=account_id,
-                login_id=login_id[:128],
-                ip=client.ip,
-                user_agent=client.user_agent[:512],
-                browser=client.browser[:64],
-                os=client.os[:64],
-                device_type=client.device_type[:16],
-                country=client.country[:2],
-                asn=client.asn,
-                as_name=client.as_name[:128],
-                details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
-            )
+            _INSERT,
+            {
+                "at": at,
+                "type": type,
+                "result": result,
+                "reason": reason,
+                "account_id": account_id,
+                "login_id": login_id[:128],
+                "ip": client.ip,
+                "user_agent": client.user_agent[:512],
+                "browser": client.browser[:64],
+                "os": client.os[:64],
+                "device_type": client.device_type[:16],
+                "country": client.country[:2],
+                "asn": client.asn,
+                "as_name": client.as_name[:128],
+                "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+            },
         )
         assert res.inserted_primary_key is not None
         return int(res.inserted_primary_key[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.models import (
@@ -29,6 +29,16 @@ def _session(row: Row[Any]) -> Session:
     )
 
 
+# built once; values are bound per call (no statement building on the request path)
+_INSERT = insert(t.sessions)
+_BY_TOKEN_HASH = select(t.sessions).where(t.sessions.c.token_hash == bindparam("token_hash"))
+_TOUCH = (
+    update(t.sessions)
+    .where(t.sessions.c.id == bindparam("session_id"), t.sessions.c.revoked_at.is_(None))
+    .values(last_seen_at=bindparam("now"), idle_expires_at=bindparam("idle_expires_at"))
+)
+
+
 class Sessions:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -46,17 +56,19 @@ class Sessions:
         user_agent: str,
     ) -> Session:
         result = await self.conn.execute(
-            insert(t.sessions).values(
-                token_hash=token_hash,
-                account_id=account_id,
-                created_at=now,
-                last_seen_at=now,
-                idle_expires_at=idle_expires_at,
-                absolute_expires_at=absolute_expires_at,
-                remember=remember,
-                ip=ip,
-                user_agent=user_agent[:512],
-            )
+            _INSERT,
+            {
+                "token_hash": token_hash,
+                "account_id": account_id,
+                "created_at": now,
+                "last_seen_at": now,
+                "idle_expires_at": idle_expires_at,
+                "absolute_expires_at": absolute_expires_at,
+                "remember": remember,
+                "ip": ip,
+                "user_agent": user_agent[:512],
+                "revoke_reason": "",
+            },
         )
         assert result.inserted_primary_key is not None
         return Session(
@@ -72,16 +84,12 @@ class Sessions:
         )
 
     async def by_token_hash(self, token_hash: str) -> Session | None:
-        row = (
-            await self.conn.execute(select(t.sessions).where(t.sessions.c.token_hash == token_hash))
-        ).first()
+        row = (await self.conn.execute(_BY_TOKEN_HASH, {"token_hash": token_hash})).first()
         return _session(row) if row else None
 
     async def touch(self, session_id: int, *, now: datetime, idle_expires_at: datetime) -> None:
         await self.conn.execute(
-            update(t.sessions)
-            .where(t.sessions.c.id == session_id, t.sessions.c.revoked_at.is_(None))
-            .values(last_seen_at=now, idle_expires_at=idle_expires_at)
+            _TOUCH, {"session_id": session_id, "now": now, "idle_expires_at": idle_expires_at}
         )
 
     async def revoke(self, session_id: int, *, now: datetime, reason: str) -> bool:
