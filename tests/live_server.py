@@ -121,19 +121,33 @@ def _wait_healthy(server: LiveServer, deadline: float) -> bool:
     raise ServerFailed(f"/healthz did not answer within the time limit:\n{server.log()}")
 
 
+def migrate_database(workdir: Path, *, extra_env: dict[str, str] | None = None) -> None:
+    """Run `mamori migrate` once with the environment a server would get (say, before starting
+    several servers on one shared database with `start_live_server(..., migrate=False)`)."""
+    _migrate(server_env(workdir, 0, extra_env), workdir)
+
+
 def start_live_server(
-    workdir: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 30.0
+    workdir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    migrate: bool = True,
+    name: str = "server",
 ) -> LiveServer:
-    """Migrate a fresh database in `workdir` and serve it; the caller must call `stop()`."""
+    """Migrate a fresh database in `workdir` and serve it; the caller must call `stop()`.
+
+    `migrate=False` serves a database that is already migrated; `name` prefixes the log file,
+    so several servers can share one `workdir`."""
     deadline = time.monotonic() + timeout
-    migrated = False
+    migrated = not migrate
     for attempt in range(3):  # a free port can be taken between probing and binding
         port = free_port()
         env = server_env(workdir, port, extra_env)
         if not migrated:
             _migrate(env, workdir)
             migrated = True
-        log_path = workdir / f"server-{attempt}.log"
+        log_path = workdir / f"{name}-{attempt}.log"
         log_file = log_path.open("wb")
         server = LiveServer(f"http://{HOST}:{port}", port, log_path, _log_file=log_file)
         try:

@@ -31,6 +31,7 @@ from mamori.netaddr import subnet_of
 from mamori.settings import Settings
 from mamori.store import Store, Tx
 from mamori.store.counters import Counters
+from mamori.store.counters_failover import FailoverCounters
 from mamori.store.counters_sql import SQLCounters
 
 log = logging.getLogger("mamori.defense")
@@ -148,10 +149,13 @@ class Defender:
             seconds = max(1, math.ceil((ban.expires_at - self.clock.now()).total_seconds()))
         raise Blocked("too many requests from this network; try again later", retry_after=seconds)
 
-    async def under_attack(self) -> bool:
+    async def under_attack(self, counters: Counters | None = None) -> bool:
+        """The shared "under attack" state, read at most once a second per process. Pass the
+        counters of an open transaction when inside one (never take a second connection)."""
         now = self._now()
         if now - self._attack_checked >= 1.0 or now < self._attack_checked:
-            self._attack_until = await self.counters.get_until(ATTACK_STATE, now=now)
+            source = counters or self.counters
+            self._attack_until = await source.get_until(ATTACK_STATE, now=now)
             self._attack_checked = now
         return self._attack_until > now
 
@@ -161,8 +165,18 @@ class Defender:
         """Counters running inside `tx` when they live in the same database (one transaction
         fewer per step), else the shared ones."""
         c = self.counters
-        if tx is not None and isinstance(c, SQLCounters) and c.engine is self.store.engine:
+        if tx is None:
+            return c
+        if isinstance(c, SQLCounters) and c.engine is self.store.engine:
             return c.bound(tx.conn)
+        if (
+            isinstance(c, FailoverCounters)
+            and isinstance(c.fallback, SQLCounters)
+            and c.fallback.engine is self.store.engine
+        ):
+            # Redis first; should it be down, the SQL fallback runs inside tx (no second
+            # connection is taken while tx holds one: that could exhaust the pool)
+            return c.with_fallback(c.fallback.bound(tx.conn))
         return c
 
     async def reserve(
@@ -173,7 +187,7 @@ class Defender:
         now = self._now()
         p = self.policy
         counters = self.counters_in(tx)
-        attack = await self.under_attack()
+        attack = await self.under_attack(counters)
         recognized = device_hash is not None
         base = f"dv:{device_hash}:{login_key}" if recognized else f"id:{login_key}"
         lock_key, count_key, locks_key = f"{base}:lock", f"{base}:n", f"{base}:locks"

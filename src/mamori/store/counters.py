@@ -18,9 +18,11 @@ Semantics:
   and lasts `ttl` seconds; a hit after it expired starts a new window at `amount`.
 - get(key, now) -> count (0 when absent or expired); get_many(keys, now) -> list of counts.
 - incr_unless_locked(key, lock_key, ttl, now) -> (count, deadline): the login path's one call
-  before the hash. If `lock_key`'s deadline is still ahead, nothing is counted and (0, deadline)
-  comes back; otherwise `key` is incremented like incr and (count, 0.0) comes back. (A lock set
-  by another request between the two reads can only add one to the count: it fails safe.)
+  before the hash. It increments `key` like incr FIRST and only then reads `lock_key`'s
+  deadline: if that is still ahead, the increment is taken back and (0, deadline) comes back,
+  else (count, 0.0). Increment-then-look is what makes a lock race-free: the request that
+  crosses a threshold raises the deadline BEFORE it resets the count, so any increment that lands
+  after the reset is certain to see the deadline.
 - raise_until(key, until, now) -> deadline: set the deadline to max(current, until) atomically
   and return the new deadline; get_until(key, now) -> deadline, or 0.0 when absent or passed.
 - touch_member(key, member, ttl, now) -> distinct members seen within the last `ttl` seconds

@@ -10,15 +10,19 @@
 
 Counts are not copied between backends: a window that started on one continues from zero on the
 other. `delete` goes to both, so a cleared counter does not come back from the fallback in the
-next outage; keys deleted during an outage are deleted on the primary when it is back (by this
-process: it is an in-process list). `purge` goes to both; `close` closes both.
+next outage; keys deleted during an outage are deleted on the primary when it is back, and
+deadlines (locks) raised during an outage are raised there too, so a lock placed while Redis was
+down still holds when it returns (both by this process: in-process lists). `purge` goes to both;
+`close` closes both.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from mamori.store.counters import Counters, CountersUnavailable
@@ -26,6 +30,17 @@ from mamori.store.counters import Counters, CountersUnavailable
 log = logging.getLogger("mamori.counters")
 
 T = TypeVar("T")
+
+
+@dataclass
+class _State:
+    degraded: bool = False
+    since: float = 0.0
+    next_probe: float = 0.0
+    pending_deletes: set[str] = field(default_factory=set)  # replayed on recovery
+    # deadlines (locks) raised during an outage: replayed on recovery, so a lock placed while
+    # Redis was down still holds when it is back
+    pending_deadlines: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class FailoverCounters:
@@ -41,47 +56,55 @@ class FailoverCounters:
         self.fallback = fallback
         self._retry_after = retry_after
         self._clock = clock
-        self._degraded = False
-        self._since = 0.0
-        self._next_probe = 0.0
-        self._pending_deletes: set[str] = set()  # deleted during an outage; replayed on recovery
+        self._s = _State()
+
+    def with_fallback(self, fallback: Counters) -> FailoverCounters:
+        """A view with another fallback (e.g. SQL counters bound to an open transaction) that
+        shares this one's outage state."""
+        view = copy.copy(self)
+        view.fallback = fallback
+        return view
 
     @property
     def degraded(self) -> bool:
         """True while the primary is considered unreachable and the fallback answers."""
-        return self._degraded
+        return self._s.degraded
 
     async def _call(self, op: Callable[[Counters], Awaitable[T]]) -> T:
-        if self._degraded:
+        if self._s.degraded:
             now = self._clock()
-            if now < self._next_probe:
+            if now < self._s.next_probe:
                 return await self._fallback(op)
-            self._next_probe = now + self._retry_after  # this call probes; the others need not
+            self._s.next_probe = now + self._retry_after  # this call probes; the others need not
         try:
-            if self._degraded and self._pending_deletes:
-                await self.primary.delete(*sorted(self._pending_deletes))
-                self._pending_deletes.clear()
+            if self._s.degraded and self._s.pending_deletes:
+                await self.primary.delete(*sorted(self._s.pending_deletes))
+                self._s.pending_deletes.clear()
+            if self._s.degraded and self._s.pending_deadlines:
+                for key, (until, at) in sorted(self._s.pending_deadlines.items()):
+                    await self.primary.raise_until(key, until=until, now=at)
+                self._s.pending_deadlines.clear()
             result = await op(self.primary)
         except CountersUnavailable as exc:
             self._mark_down(exc)
             return await self._fallback(op)
-        if self._degraded:
-            self._degraded = False
+        if self._s.degraded:
+            self._s.degraded = False
             log.warning(
                 "counters: primary %s is back after %.1f s; leaving the fallback",
                 type(self.primary).__name__,
-                self._clock() - self._since,
+                self._clock() - self._s.since,
             )
         return result
 
     def _mark_down(self, exc: CountersUnavailable) -> None:
         now = self._clock()
-        self._next_probe = now + self._retry_after
-        if self._degraded:
+        self._s.next_probe = now + self._retry_after
+        if self._s.degraded:
             log.debug("counters: primary still unavailable: %s", exc)
             return
-        self._degraded = True
-        self._since = now
+        self._s.degraded = True
+        self._s.since = now
         log.warning(
             "counters: primary %s unavailable (%s); answering from the fallback %s, "
             "probing again every %.1f s",
@@ -116,7 +139,11 @@ class FailoverCounters:
         return await self._call(lambda c: c.get_many(keys, now=now))
 
     async def raise_until(self, key: str, *, until: float, now: float) -> float:
-        return await self._call(lambda c: c.raise_until(key, until=until, now=now))
+        result = await self._call(lambda c: c.raise_until(key, until=until, now=now))
+        if self._s.degraded:
+            previous = self._s.pending_deadlines.get(key, (0.0, now))[0]
+            self._s.pending_deadlines[key] = (max(previous, result), now)
+        return result
 
     async def get_until(self, key: str, *, now: float) -> float:
         return await self._call(lambda c: c.get_until(key, now=now))
@@ -131,18 +158,18 @@ class FailoverCounters:
         return await self._call(lambda c: c.top(key, n=n, now=now))
 
     async def delete(self, *keys: str) -> None:
-        if not self._degraded:
+        if not self._s.degraded:
             try:
                 await self.primary.delete(*keys)
             except CountersUnavailable as exc:
                 self._mark_down(exc)
-        if self._degraded:
-            self._pending_deletes.update(keys)
+        if self._s.degraded:
+            self._s.pending_deletes.update(keys)
         await self._fallback(lambda c: c.delete(*keys))
 
     async def purge(self, *, now: float) -> int:
         removed = 0
-        if not self._degraded:
+        if not self._s.degraded:
             try:
                 removed += await self.primary.purge(now=now)
             except CountersUnavailable as exc:

@@ -33,10 +33,12 @@ class MemoryCounters:
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
+        count = await self.incr(key, ttl=ttl, now=now)  # first count, then look (see counters.py)
         until = await self.get_until(lock_key, now=now)
         if until > now:
+            await self.incr(key, ttl=ttl, now=now, amount=-1)
             return 0, until
-        return await self.incr(key, ttl=ttl, now=now), 0.0
+        return count, 0.0
 
     async def get(self, key: str, *, now: float) -> int:
         current = self._counters.get(key)

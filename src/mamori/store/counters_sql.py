@@ -196,14 +196,17 @@ class SQLCounters:
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
+        params = {"key": key, "amount": 1, "now": float(now), "expires_at": float(now + ttl)}
         async with self._tx() as conn:
+            # first count (the upsert takes the row lock and waits for a concurrent locker to
+            # commit), then look at the deadline that locker raised before resetting the count
+            count: int = (await conn.execute(self._incr, params)).scalar_one()
             until = (
                 await conn.execute(self._get_until, {"key": lock_key, "now": float(now)})
             ).scalar()
             if until is not None:
+                await conn.execute(self._incr, {**params, "amount": -1})
                 return 0, float(until)
-            params = {"key": key, "amount": 1, "now": float(now), "expires_at": float(now + ttl)}
-            count: int = (await conn.execute(self._incr, params)).scalar_one()
         return int(count), 0.0
 
     async def get(self, key: str, *, now: float) -> int:
