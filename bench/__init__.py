@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed next to their bound, not timed tests (docs/benchmarks.md)."""
