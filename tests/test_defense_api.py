@@ -347,3 +347,26 @@ async def test_lock_page_in_both_languages(web: httpx.AsyncClient) -> None:
         data={"login_id": "pagelock", "password": "x" * 12, "csrf_token": token.group(1)},
     )
     assert "temporarily restricted" in r.text and r.headers["retry-after"] == "600"
+
+
+async def test_subnet_failing_above_its_baseline_is_throttled_without_an_attack(
+    web: httpx.AsyncClient, svc: Services
+) -> None:
+    """35 single tries from 35 addresses of one /24 (none reaches the per-IP limit) while the
+    service is otherwise healthy: no global attack, but that subnet is throttled on its own."""
+    await make_account(web, "regular")
+    for i in range(120):  # healthy traffic keeps the global failure ratio low
+        r = await login(web, "regular", PASSWORD, f"203.0.113.{i % 200 + 1}")
+        assert r.status_code == 200
+    for i in range(35):
+        r = await login(web, f"probe{i}", "x" * 12, f"198.51.100.{i + 1}")
+        assert r.status_code == 401
+    detection = await svc.defender.tick()
+    assert not detection.attack
+    async with svc.store.begin() as tx:
+        ban = await tx.bans.get(kind="cidr", value="198.51.100.0/24")
+    assert ban is not None
+    assert ban.reason == "cidr_failure_rate"
+    assert ban.details["evidence"]["failures"] == 35
+    assert (await login(web, "regular", PASSWORD, "198.51.100.200")).status_code == 429
+    assert (await login(web, "regular", PASSWORD, "203.0.113.77")).status_code == 200

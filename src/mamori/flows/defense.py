@@ -20,8 +20,8 @@ from typing import Any
 from mamori.clock import Clock
 from mamori.defense.lockout import AttemptVerdict, judge_attempt
 from mamori.defense.policy import DefensePolicy
-from mamori.defense.stuffing import Detection, detect
-from mamori.defense.throttle import BlockOrder, escalate, ip_rules
+from mamori.defense.stuffing import Detection, Window, detect
+from mamori.defense.throttle import BlockOrder, escalate, ip_rules, relative_rule
 from mamori.errors import Blocked
 from mamori.flows.bancache import BanCache
 from mamori.flows.stats import StatsBuffer
@@ -424,7 +424,33 @@ class Defender:
                     )
             for order in detection.blocks:
                 await self.apply(order)
+        # with or without a global attack: a subnet or network failing far above its own
+        # recent baseline is throttled on its own
+        blocked = {(o.kind, o.value) for o in detection.blocks}
+        for order in source_orders(window, self.policy):
+            if (order.kind, order.value) not in blocked:
+                await self.apply(order)
         return detection
+
+
+def source_orders(window: Window, p: DefensePolicy) -> list[BlockOrder]:
+    """Relative-rate rules for the window's subnets and networks (failures per bucket against
+    each source's own hourly baseline)."""
+    orders: list[BlockOrder] = []
+    for s in window.sources:
+        if s.kind not in ("subnet", "network"):
+            continue
+        order = relative_rule(
+            p,
+            kind="cidr" if s.kind == "subnet" else "network",
+            value=s.value,
+            failures_now=s.failures,
+            baseline_per_bucket=s.baseline,
+            min_failures=p.subnet_min_failures if s.kind == "subnet" else p.network_min_failures,
+        )
+        if order is not None:
+            orders.append(order)
+    return orders
 
 
 _SYSTEM = ClientContext(ip="", user_agent="mamori-defense")
