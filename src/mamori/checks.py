@@ -75,6 +75,27 @@ def check_settings(settings: Settings) -> list[Problem]:
         p.append(Problem("workers", "must be at least 1"))
     if settings.smtp_tls and settings.smtp_starttls:
         p.append(Problem("smtp_tls", "choose either MAMORI_SMTP_TLS or MAMORI_SMTP_STARTTLS"))
+    if settings.sms_webhook_url:
+        if not settings.sms_webhook_url.startswith(("https://", "http://")):
+            p.append(Problem("sms_webhook_url", "MAMORI_SMS_WEBHOOK_URL must be http(s)://"))
+        elif not settings.sms_webhook_url.startswith("https://") and not settings.dev:
+            p.append(
+                Problem(
+                    "sms_webhook_url",
+                    "MAMORI_SMS_WEBHOOK_URL should be https:// (SMS bodies hold codes)",
+                    fatal=False,
+                )
+            )
+        if len(settings.sms_webhook_secret) < 32:
+            p.append(
+                Problem(
+                    "sms_webhook_secret",
+                    "MAMORI_SMS_WEBHOOK_SECRET must be at least 32 characters when "
+                    "MAMORI_SMS_WEBHOOK_URL is set",
+                )
+            )
+    if settings.sms_webhook_timeout_seconds <= 0:
+        p.append(Problem("sms_webhook_timeout_seconds", "must be positive"))
     if settings.defense_mode not in ("enforce", "monitor"):
         p.append(Problem("defense_mode", "MAMORI_DEFENSE_MODE must be enforce or monitor"))
     for cidr in settings.allowlist:

@@ -218,7 +218,7 @@ def new_recovery_codes(n: int = 10) -> list[str]:
 
 
 def normalize_recovery_code(code: str) -> str:
-    """Lower case, full-width folded (NFKC), without spaces or dashes: "K7M2P - X9D4S" -> "k7m2px9d4s"."""
+    """Lower case, NFKC-folded, without spaces or dashes: "K7M2P - X9D4S" -> "k7m2px9d4s"."""
     if len(code) > _MAX_INPUT:
         return ""
     text = unicodedata.normalize("NFKC", code).lower()

@@ -65,6 +65,11 @@ class Settings:
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "Mamori <no-reply@mamori.localhost>"
+    # SMS: POSTed as signed JSON to a gateway webhook when the URL is set (see notify/sms.py)
+    sms_webhook_url: str = field(default="", repr=False)  # may carry a gateway token
+    sms_webhook_secret: str = field(default="", repr=False)
+    sms_sender_id: str = "Mamori"
+    sms_webhook_timeout_seconds: float = 5.0
     # phone numbers without a country prefix are read in this region
     phone_default_region: str = "JP"
     # defenses (issue: attack defenses); durations in seconds unless named otherwise

@@ -7,5 +7,15 @@ from mamori.notify.notifier import (
     OutboxNotifier,
     SMTPNotifier,
 )
+from mamori.notify.sms import ConsoleSMS, SMSDeliveryFailed, WebhookSMS
 
-__all__ = ["FanOutNotifier", "MemoryNotifier", "Notifier", "OutboxNotifier", "SMTPNotifier"]
+__all__ = [
+    "ConsoleSMS",
+    "FanOutNotifier",
+    "MemoryNotifier",
+    "Notifier",
+    "OutboxNotifier",
+    "SMSDeliveryFailed",
+    "SMTPNotifier",
+    "WebhookSMS",
+]

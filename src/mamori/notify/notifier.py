@@ -2,8 +2,9 @@
 
 `Notifier.send(message)` delivers one message. Implementations are named for the technology:
 `SMTPNotifier` (aiosmtplib), `OutboxNotifier` (the dev outbox table), `MemoryNotifier` (tests),
-and `FanOutNotifier` (several at once). Delivery failures are logged (without the body, which may
-hold a code) and never raised into a login or sign-up.
+`FanOutNotifier` (several at once), and the SMS adapters in `sms.py`: `WebhookSMS` (signed JSON
+to a gateway) and `ConsoleSMS` (dev log). Delivery failures are logged (without the body, which
+may hold a code) and never raised into a login or sign-up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import aiosmtplib
 
 from mamori.clock import Clock
 from mamori.models import Message
+from mamori.notify.sms import ConsoleSMS, WebhookSMS
 from mamori.settings import Settings
 from mamori.store import Store
 
@@ -107,4 +109,18 @@ def build_notifier(settings: Settings, *, store: Store, clock: Clock) -> Notifie
         parts.append(SMTPNotifier(settings))
     if not parts:
         log.warning("no email delivery configured: set MAMORI_SMTP_HOST")
+    if settings.sms_webhook_url:
+        parts.append(
+            WebhookSMS(
+                settings.sms_webhook_url,
+                settings.sms_webhook_secret,
+                sender_id=settings.sms_sender_id,
+                timeout=settings.sms_webhook_timeout_seconds,
+                clock=clock,
+            )
+        )
+    elif settings.dev:
+        parts.append(ConsoleSMS())
+    else:
+        log.info("no SMS delivery configured: set MAMORI_SMS_WEBHOOK_URL to send SMS")
     return FanOutNotifier(*parts)
