@@ -370,3 +370,35 @@ async def test_subnet_failing_above_its_baseline_is_throttled_without_an_attack(
     assert ban.details["evidence"]["failures"] == 35
     assert (await login(web, "regular", PASSWORD, "198.51.100.200")).status_code == 429
     assert (await login(web, "regular", PASSWORD, "203.0.113.77")).status_code == 200
+
+
+async def test_ban_gate_answers_before_the_app_in_both_languages(
+    web: httpx.AsyncClient, svc: Services
+) -> None:
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    r = await web.post(
+        "/api/v1/admin/bans",
+        headers=auth,
+        json={"kind": "ip", "value": "192.0.2.99", "seconds": 120},
+    )
+    assert r.status_code == 201
+    blocked = {**xff("192.0.2.99"), "accept-language": "ja"}
+    # not even a malformed body gets past the gate: it never reaches parsing
+    r = await web.post(
+        LOGIN, content=b"{not json", headers={**blocked, "content-type": "application/json"}
+    )
+    assert r.status_code == 429
+    body = r.json()["error"]
+    assert body["code"] == "too_many_requests" and body["retry_after"] == 120
+    assert "一時的" in body["message"]
+    assert r.headers["retry-after"] == "120"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    page = await web.post(
+        "/login", data={"login_id": "x"}, headers={**xff("192.0.2.99"), "accept-language": "en"}
+    )
+    assert page.status_code == 429
+    assert "temporarily restricted" in page.text and page.headers["content-type"].startswith(
+        "text/html"
+    )
+    # other routes stay usable from that address (the gate guards authentication only)
+    assert (await web.get("/login", headers=xff("192.0.2.99"))).status_code == 200

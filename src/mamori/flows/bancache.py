@@ -37,6 +37,11 @@ class BanCache:
         self._cidrs: dict[int, dict[str, Ban]] = {}  # prefix length -> network address -> ban
         self._networks: dict[str, Ban] = {}
 
+    @property
+    def has_network_bans(self) -> bool:
+        """Whether any network ban is cached (else the gate can skip the geo lookup)."""
+        return bool(self._networks)
+
     def allowlisted(self, ip: str) -> bool:
         return bool(self.allowlist) and ip_in(ip, self.allowlist)
 

@@ -24,6 +24,7 @@ from mamori.flows.services import Services
 from mamori.netaddr import parse_cidrs
 from mamori.web import admin_api, api, pages
 from mamori.web.errors import error_response, status_for
+from mamori.web.gate import BanGate
 from mamori.web.security import SecurityMiddleware
 
 log = logging.getLogger("mamori.web")
@@ -122,6 +123,7 @@ def create_app(services: Services) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(BanGate, services=services)  # inner: runs after SecurityMiddleware
     app.add_middleware(
         SecurityMiddleware,
         max_body_bytes=settings.max_body_bytes,

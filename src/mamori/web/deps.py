@@ -13,10 +13,20 @@ from mamori.models import ClientContext
 from mamori.web.cookies import session_cookie_name
 
 
+async def services_dep(request: Request) -> Services:
+    """The dependency form (async: FastAPI would run a plain def in a thread)."""
+    return services_of(request)
+
+
 def services_of(request: Request) -> Services:
     svc = request.app.state.services
     assert isinstance(svc, Services)
     return svc
+
+
+async def client_dep(request: Request) -> ClientContext:
+    """The dependency form (async: FastAPI would run a plain def in a thread)."""
+    return client_of(request)
 
 
 def client_of(request: Request) -> ClientContext:
@@ -47,6 +57,6 @@ async def optional_auth(request: Request) -> Authenticated | None:
         return None
 
 
-ServicesDep = Annotated[Services, Depends(services_of)]
-ClientDep = Annotated[ClientContext, Depends(client_of)]
+ServicesDep = Annotated[Services, Depends(services_dep)]
+ClientDep = Annotated[ClientContext, Depends(client_dep)]
 AuthDep = Annotated[Authenticated, Depends(current_auth)]
