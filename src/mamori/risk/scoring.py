@@ -31,13 +31,16 @@ computed as a sum of log10-ratios (no underflow), with:
   about (N+D+1)/(T+V+1), tiny in any real population: a recognized device is strong evidence of
   the user. A login without a cookie (``device_id=None``) or with a cookie the user never used
   is novel, so its ratio is exactly 4 in practice (its global share is ~1/T).
-  ``ScoringConfig.known_device_floor`` bounds how far a known device can lower the score (a
-  stolen cookie should not cancel a foreign network and a new browser); ``use_device=False``
-  drops the feature (the published model, for comparison).
+  ``ScoringConfig.known_device_floor`` bounds how far a known device can lower the score, so
+  that a stolen cookie cannot cancel a foreign network; it is 0 (none) by default, because in
+  ``bench/risk_quality.py`` any floor that catches cookie thieves also raises the legitimate
+  known-device logins of users with short histories past the single medium threshold.
+  ``use_device=False`` drops the feature (the published model, for comparison).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -69,7 +72,7 @@ class ScoringConfig:
     ua_weights: tuple[float, float, float, float] = (0.54, 0.27, 0.19, 0.01)
     novelty_factor: float = 4.0  # least ratio of a feature whose value is new at every level
     use_device: bool = True  # include the device cookie feature
-    known_device_floor: float = 0.01  # least ratio of a device the user has used
+    known_device_floor: float = 0.0  # least ratio of a device the user has used (0: none)
 
     def __post_init__(self) -> None:
         weights = (*self.ip_weights, *self.ua_weights)
@@ -88,22 +91,40 @@ class ScoringConfig:
 
     def weights(self, feature: Feature) -> tuple[float, ...]:
         """The feature's interpolation weights, normalized to sum to 1."""
-        raw: tuple[float, ...] = (
-            self.ip_weights if feature == "ip" else self.ua_weights if feature == "ua" else (1.0,)
-        )
-        total = sum(raw)
-        return tuple(w / total for w in raw)
+        if feature == "ip":
+            return _normalized(self.ip_weights)
+        if feature == "ua":
+            return _normalized(self.ua_weights)
+        return (1.0,)
+
+
+@functools.lru_cache(maxsize=64)
+def _normalized(weights: tuple[float, ...]) -> tuple[float, ...]:
+    total = sum(weights)
+    return tuple(w / total for w in weights)
 
 
 DEFAULT_SCORING: Final = ScoringConfig()
+
+
+def _slices() -> dict[Feature, slice]:
+    """Each feature's slice of `LoginFeatures.values` (in `LEVELS` order: FEATURES flattened)."""
+    out: dict[Feature, slice] = {}
+    start = 0
+    for feature, levels in FEATURES.items():
+        out[feature] = slice(start, start + len(levels))
+        start += len(levels)
+    return out
+
+
+_SLICES: Final = _slices()
 
 
 def _feature_ratio(
     view: FrequencyView,
     *,
     user: UserKey,
-    features: LoginFeatures,
-    feature: Feature,
+    pairs: tuple[tuple[Level, str | None], ...],
     weights: tuple[float, ...],
     n: int,
     t: int,
@@ -112,9 +133,7 @@ def _feature_ratio(
     """(p(x^k) / p(x^k | u), whether the user has shown the value at no level)."""
     p_global = p_user = 0.0
     unseen = 0
-    levels = FEATURES[feature]
-    for level, weight in zip(levels, weights, strict=True):
-        value = features.value(level)
+    for (level, value), weight in zip(pairs, weights, strict=True):
         c = g = 0
         if value is not None:
             c = view.user_count(user, level, value)
@@ -124,7 +143,7 @@ def _feature_ratio(
             new.append(level)
         p_user += weight * max(c, 1) / (n + view.user_distinct(user, level) + 1)
         p_global += weight * max(g, 1) / (t + view.global_distinct(level) + 1)
-    return p_global / p_user, unseen == len(levels)
+    return p_global / p_user, unseen == len(pairs)
 
 
 def score_login(
@@ -142,14 +161,14 @@ def score_login(
     factors: dict[str, float] = {}
     new: list[Level] = []
     log10_score = 0.0
+    values = features.values()
     for feature in FEATURES:
         if feature == "device" and not config.use_device:
             continue
         ratio, novel = _feature_ratio(
             view,
             user=user,
-            features=features,
-            feature=feature,
+            pairs=values[_SLICES[feature]],
             weights=config.weights(feature),
             n=n,
             t=t,
