@@ -48,11 +48,9 @@ import http.client
 import json
 import multiprocessing
 import os
-import platform
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -62,10 +60,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    CpuTimes,
+    busy_cores,
+    exit_on_sigterm,
+    free_port,
+    log_tail,
+    machine_cpu_times,
+    machine_info,
+    mamori_command,
+    percentile,
+    stop_server,
+)
 
 T = TypeVar("T")
 
@@ -96,58 +107,6 @@ BUSY_GENERATOR_CORES = 0.8  # a generator using more than this may be what limit
 
 # --------------------------------------------------------------------------------------------------
 # Machine
-
-
-@dataclass(frozen=True, slots=True)
-class CpuTimes:
-    """Jiffies from the `cpu` line of /proc/stat."""
-
-    busy: int
-    total: int
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict[str, Any]:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 0
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def machine_cpu_times() -> CpuTimes | None:
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    # cpu user nice system idle iowait irq softirq steal ...
-    values = [int(v) for v in first[1:9]]
-    idle = values[3] + values[4]
-    return CpuTimes(busy=sum(values) - idle - values[7], total=sum(values))
-
-
-def busy_cores(before: CpuTimes | None, after: CpuTimes | None, seconds: float) -> float | None:
-    """CPUs' worth of work (all processes, steal excluded) done between two /proc/stat samples."""
-    if before is None or after is None or seconds <= 0:
-        return None
-    return (after.busy - before.busy) / os.sysconf("SC_CLK_TCK") / seconds
 
 
 def group_cpu(pgid: int) -> dict[int, float]:
@@ -765,12 +724,6 @@ def stub_server() -> Iterator[int]:
 # The Mamori server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def server_env(database: Path, port: int) -> dict[str, str]:
     """The benchmark's settings; every other MAMORI_* variable (MAMORI_DEV included) is dropped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAMORI_")}
@@ -788,10 +741,6 @@ def server_env(database: Path, port: int) -> dict[str, str]:
     return env
 
 
-def mamori_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mamori", *args]
-
-
 def mamori(workdir: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> None:
     subprocess.run(
         mamori_command(*args),
@@ -801,13 +750,6 @@ def mamori(workdir: Path, env: dict[str, str], *args: str, stdin: str | None = N
         check=True,
         capture_output=True,
     )
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 class Server:
@@ -837,19 +779,6 @@ def wait_until_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> 
     raise RuntimeError(f"the server did not answer within {SERVER_START_TIMEOUT:.0f} s")
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (uvicorn's supervisor and workers), then SIGKILL."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):  # workers left behind are still in the group
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def running_server(workdir: Path, env: dict[str, str], workers: int) -> Iterator[Server]:
     port = free_port()
@@ -869,7 +798,7 @@ def running_server(workdir: Path, env: dict[str, str], workers: int) -> Iterator
         wait_until_ready(process, port, log)
         yield Server(process, port, workers, log)
     finally:
-        stop_server(process)
+        stop_server(process, timeout=STOP_TIMEOUT)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1085,14 +1014,6 @@ class LegitClient:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-
-def percentile(values: Sequence[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 @dataclass(slots=True)
@@ -1637,13 +1558,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.monotonic()
     try:
         result = run(args)

@@ -35,12 +35,9 @@ import http.cookiejar
 import json
 import multiprocessing
 import os
-import platform
 import random
 import secrets
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +56,19 @@ import httpx
 from mamori.identifiers import normalize_login_id
 from mamori.passwords import HashParams, PasswordHasher
 from mamori.store import create_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import (
+    busy_cores,
+    exit_on_sigterm,
+    free_port,
+    log_tail,
+    machine_cpu_times,
+    machine_info,
+    mamori_command,
+    percentile,
+    stop_server,
+)
 
 GOAL_RATIO = 0.85
 LOGIN_PATH = "/api/v1/login"
@@ -99,61 +109,8 @@ class ClientResult:
     late_by: float  # > 0 if the client started after the measured window opened
 
 
-@dataclass(frozen=True, slots=True)
-class CpuTimes:
-    """Jiffies from the `cpu` line of /proc/stat."""
-
-    busy: int
-    steal: int
-    total: int
-
-
 # --------------------------------------------------------------------------------------------------
 # Machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_info() -> dict[str, Any]:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 0
-    return {
-        "nproc": usable,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def busy_cores(before: CpuTimes | None, after: CpuTimes | None, seconds: float) -> float | None:
-    """CPUs' worth of work (all processes, steal excluded) done between two /proc/stat samples."""
-    if before is None or after is None or seconds <= 0:
-        return None
-    return (after.busy - before.busy) / os.sysconf("SC_CLK_TCK") / seconds
-
-
-def machine_cpu_times() -> CpuTimes | None:
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    # cpu user nice system idle iowait irq softirq steal [guest guest_nice (already in user)]
-    values = [int(v) for v in first[1:9]]
-    idle = values[3] + values[4]
-    return CpuTimes(busy=sum(values) - idle - values[7], steal=values[7], total=sum(values))
 
 
 def group_cpu_seconds(pgid: int) -> float | None:
@@ -384,12 +341,6 @@ def receive_result(results: Connection, stop_at: float) -> ClientResult:
 # The server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_env(database: Path, port: int, params: HashParams) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAMORI_")}
     env.update(
@@ -407,10 +358,6 @@ def server_env(database: Path, port: int, params: HashParams) -> dict[str, str]:
         }
     )
     return env
-
-
-def mamori_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mamori", *args]
 
 
 async def seed_accounts(database_url: str, count: int, password_hash: str) -> list[str]:
@@ -437,13 +384,6 @@ async def seed_accounts(database_url: str, count: int, password_hash: str) -> li
     return login_ids
 
 
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
-
-
 def wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     with httpx.Client(base_url=base_url, timeout=2.0) as client:
@@ -455,20 +395,6 @@ def wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path)
                     return
             time.sleep(0.2)
     raise RuntimeError(f"the server did not answer within {SERVER_START_TIMEOUT:.0f} s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (uvicorn's supervisor and workers), then SIGKILL."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=SERVER_STOP_TIMEOUT)
-    # Workers left behind by a supervisor that died are still in its group.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=SERVER_STOP_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -490,19 +416,11 @@ def running_server(
         wait_until_ready(process, base_url, log)
         yield process
     finally:
-        stop_server(process)
+        stop_server(process, timeout=SERVER_STOP_TIMEOUT)
 
 
 # --------------------------------------------------------------------------------------------------
 # Running and reporting
-
-
-def percentile(values: Sequence[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 def fmt_ms(value: float | None) -> str:
@@ -535,8 +453,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     bound = sum(w.rate for w in bound_workers)
     bound_cores = sum(w.cpu / w.elapsed for w in bound_workers if w.elapsed > 0)
-    hash_cpu_ms = 1000.0 * sum(w.cpu for w in bound_workers) / max(
-        1, sum(w.verifications for w in bound_workers)
+    hash_cpu_ms = (
+        1000.0
+        * sum(w.cpu for w in bound_workers)
+        / max(1, sum(w.verifications for w in bound_workers))
     )
 
     with tempfile.TemporaryDirectory(prefix="mamori-bench-") as tmp:
@@ -594,9 +514,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     server_cores = server_cpu / args.seconds if server_cpu is not None else None
     client_cores = client.cpu / args.seconds
     login_machine_cores = busy_cores(machine0, machine1, args.seconds)
-    others_bound = (
-        bound_machine_cores - bound_cores if bound_machine_cores is not None else None
-    )
+    others_bound = bound_machine_cores - bound_cores if bound_machine_cores is not None else None
     others_logins = (
         login_machine_cores - server_cores - client_cores
         if login_machine_cores is not None and server_cores is not None
@@ -729,19 +647,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the server
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         result = run(args)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.decode(errors="replace") if isinstance(
-            exc, subprocess.CalledProcessError
-        ) and exc.stderr else ""
+        detail = (
+            exc.stderr.decode(errors="replace")
+            if isinstance(exc, subprocess.CalledProcessError) and exc.stderr
+            else ""
+        )
         print(f"benchmark failed: {exc}\n{detail}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

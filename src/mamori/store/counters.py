@@ -72,3 +72,16 @@ class Counters(Protocol):
     async def purge(self, *, now: float) -> int: ...
 
     async def close(self) -> None: ...
+
+
+async def count_then_check_lock(
+    counters: Counters, key: str, *, lock_key: str, ttl: float, now: float
+) -> tuple[int, float]:
+    """incr_unless_locked composed from incr and get_until, for backends whose round trips are
+    cheap (memory, Redis): count first, then look; take the count back when locked."""
+    count = await counters.incr(key, ttl=ttl, now=now)
+    until = await counters.get_until(lock_key, now=now)
+    if until > now:
+        await counters.incr(key, ttl=ttl, now=now, amount=-1)
+        return 0, until
+    return count, 0.0

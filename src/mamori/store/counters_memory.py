@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mamori.store.counters import count_then_check_lock
+
 # Member sets carry no ttl of their own; purge drops members not seen for this long.
 MEMBER_RETENTION = 7 * 86400.0
 
@@ -33,12 +35,7 @@ class MemoryCounters:
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
-        count = await self.incr(key, ttl=ttl, now=now)  # first count, then look (see counters.py)
-        until = await self.get_until(lock_key, now=now)
-        if until > now:
-            await self.incr(key, ttl=ttl, now=now, amount=-1)
-            return 0, until
-        return count, 0.0
+        return await count_then_check_lock(self, key, lock_key=lock_key, ttl=ttl, now=now)
 
     async def get(self, key: str, *, now: float) -> int:
         current = self._counters.get(key)

@@ -33,7 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mamori.store.counters import CountersUnavailable
+from mamori.store.counters import CountersUnavailable, count_then_check_lock
 
 SLACK_MS = 60_000
 
@@ -191,12 +191,7 @@ class RedisCounters:
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
-        count = await self.incr(key, ttl=ttl, now=now)  # first count, then look (see counters.py)
-        until = await self.get_until(lock_key, now=now)
-        if until > now:
-            await self.incr(key, ttl=ttl, now=now, amount=-1)
-            return 0, until
-        return count, 0.0
+        return await count_then_check_lock(self, key, lock_key=lock_key, ttl=ttl, now=now)
 
     async def get(self, key: str, *, now: float) -> int:
         async with self._guard():

@@ -1,0 +1,113 @@
+"""Helpers shared by the benchmarks: machine facts, CPU accounting, server processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CpuTimes:
+    """Jiffies from the `cpu` line of /proc/stat."""
+
+    busy: int
+    steal: int
+    total: int
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 0
+    return {
+        "nproc": usable,
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def machine_cpu_times() -> CpuTimes | None:
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    # cpu user nice system idle iowait irq softirq steal [guest guest_nice (already in user)]
+    values = [int(v) for v in first[1:9]]
+    idle = values[3] + values[4]
+    return CpuTimes(busy=sum(values) - idle - values[7], steal=values[7], total=sum(values))
+
+
+def busy_cores(before: CpuTimes | None, after: CpuTimes | None, seconds: float) -> float | None:
+    """CPUs' worth of work (all processes, steal excluded) done between two /proc/stat samples."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    return (after.busy - before.busy) / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def mamori_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mamori", *args]
+
+
+def percentile(values: Sequence[float], pct: int) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def stop_server(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """SIGTERM to the server's process group (uvicorn's supervisor and workers), then SIGKILL."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    # Workers left behind by a supervisor that died are still in its group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+
+
+def exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the server
