@@ -22,6 +22,7 @@ from mamori.identifiers import login_key
 from mamori.models import Account, ClientContext
 from mamori.settings import Settings
 from mamori.store import migrate as migrations
+from mamori.web import server
 
 app = typer.Typer(help="Mamori: self-hosted login and account protection.", no_args_is_help=True)
 users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -50,7 +51,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="worker processes (MAMORI_WORKERS)")] = None,
 ) -> None:
     """Serve the web app and API with uvicorn."""
-    import uvicorn
 
     settings = _settings()
     bind = host or settings.http_host
@@ -61,17 +61,8 @@ def serve(
         f"Mamori on http://{bind}:{http_port}  (workers={n}, "
         f"db={settings.database_url.split('://')[0]}, dev={settings.dev})"
     )
-    uvicorn.run(
-        "mamori.web.asgi:app_from_env",
-        factory=True,
-        host=bind,
-        port=http_port,
-        workers=n,
-        proxy_headers=False,
-        server_header=False,
-        access_log=settings.dev,
-        log_level="info",
-    )
+    code = server.serve(host=bind, port=http_port, workers=n, dev=settings.dev)
+    raise typer.Exit(code)
 
 
 @app.command()
