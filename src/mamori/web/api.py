@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -263,6 +262,3 @@ async def dev_outbox(
         ]
     }
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter
@@ -165,20 +164,13 @@ async def signup_submit(request: Request) -> Response:
     return response
 
 
-async def _auth_or_login(request: Request) -> Any:
-    auth = await optional_auth(request)
-    if auth is None:
-        return None
-    return auth
-
-
 def _to_login(request: Request) -> Response:
     return redirect("/login?next=" + quote(request.url.path))
 
 
 @router.get("/verify-email")
 async def verify_email_page(request: Request) -> Response:
-    auth = await _auth_or_login(request)
+    auth = await optional_auth(request)
     if auth is None:
         return _to_login(request)
     if auth.account.email_verified:
@@ -221,7 +213,7 @@ async def verify_email_resend(request: Request) -> Response:
 
 @router.get("/account")
 async def account_page(request: Request) -> Response:
-    auth = await _auth_or_login(request)
+    auth = await optional_auth(request)
     if auth is None:
         return _to_login(request)
     svc = services_of(request)
@@ -241,7 +233,7 @@ async def account_page(request: Request) -> Response:
 
 @router.get("/account/history")
 async def history_page(request: Request) -> Response:
-    auth = await _auth_or_login(request)
+    auth = await optional_auth(request)
     if auth is None:
         return _to_login(request)
     events = await account_flow.login_history(services_of(request), auth=auth, limit=100)
@@ -250,7 +242,7 @@ async def history_page(request: Request) -> Response:
 
 @router.get("/account/password")
 async def password_page(request: Request) -> Response:
-    auth = await _auth_or_login(request)
+    auth = await optional_auth(request)
     if auth is None:
         return _to_login(request)
     return render_page(
