@@ -41,6 +41,7 @@ TABLES = (
     "tallies",
     "bans",
     "devices",
+    "risk_counts",
 )
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.

@@ -19,6 +19,7 @@ from mamori.store.devices import Devices
 from mamori.store.engine import create_engine
 from mamori.store.events import Events
 from mamori.store.messages import Codes, Outbox
+from mamori.store.risk_counts import RiskCounts
 from mamori.store.sessions import Sessions
 
 
@@ -58,3 +59,4 @@ class Tx:
         self.outbox = Outbox(conn)
         self.bans = Bans(conn)
         self.devices = Devices(conn)
+        self.risk = RiskCounts(conn)

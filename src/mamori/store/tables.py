@@ -220,3 +220,15 @@ devices = Table(
     UniqueConstraint("device_hash", "account_id", name="uq_devices_device_hash_account_id"),
     Index("ix_devices_account_id", "account_id"),
 )
+
+# ---- risk model frequency tables (mirror of risk.frequencies.MemoryFrequencies) ----
+# scope "g" (all users) or "u<account id>"; key "n" (logins), "users" (global), or
+# "c\x1f<level>\x1f<value>" (logins showing a value) and "d\x1f<level>" (distinct values)
+
+risk_counts = Table(
+    "risk_counts",
+    metadata,
+    Column("scope", String(24), primary_key=True),
+    Column("key", String(600), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+)
