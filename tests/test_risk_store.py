@@ -80,3 +80,44 @@ async def test_concurrent_first_sightings_count_once(services: Services) -> None
     assert all(v == 1 for v in snap.global_distincts.values())
     assert all(v == 1 for v in snap.user_distincts.values())
     assert set(snap.user_counts.values()) == {20}
+
+
+async def test_redis_counts_equal_memory_counts() -> None:
+    import secrets
+
+    import redis.asyncio as aioredis
+
+    from mamori.store.risk_counts_redis import RedisRiskCounts
+    from tests.conftest import need_server
+
+    need_server("Redis", "127.0.0.1", 6379)
+    prefix = f"mamori-test:{secrets.token_hex(6)}:"
+    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        store = RedisRiskCounts(client, prefix=prefix)
+        rng = random.Random(12)
+        memory = MemoryFrequencies()
+        users = [1, 2, 3, 4]
+        for _ in range(120):
+            user, features = rng.choice(users), random_login(rng)
+            memory.add(user, features)
+            await store.record(user, features)
+        for _ in range(40):
+            user, features = rng.choice([*users, 999]), random_login(rng)
+            expected = FrequencySnapshot.capture(memory, user=user, features=features)
+            assert await store.snapshot(user, features) == expected
+        # concurrent first sightings count once
+        features = random_login(rng)
+        await asyncio.gather(*[store.record(77, features) for _ in range(20)])
+        snap = await store.snapshot(77, features)
+        assert snap.own_logins == 20
+        assert all(
+            v == 1
+            for lv, v in snap.user_distincts.items()
+            if lv != "device" or features.device_id is not None
+        )
+    finally:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
