@@ -272,15 +272,19 @@ async def test_many_processes_enforce_one_lock(
         )
         logs = server_logs(servers)
         assert set(statuses) <= {401, 429}, f"{statuses}\n{logs}"
-        # the anti-race property: only the attempts before the threshold reached the hash
-        assert statuses[401] == LOCK_THRESHOLD, f"{statuses} {burst_record}\n{logs}"
-        assert statuses[429] == 200 - LOCK_THRESHOLD
+        # the anti-race property: no attempt past the threshold reached the hash. (Fewer may:
+        # an attempt counted 4th that looks after the 6th has set the lock is refused too —
+        # the lock fails safe.)
+        assert 1 <= statuses[401] <= LOCK_THRESHOLD, f"{statuses} {burst_record}\n{logs}"
+        assert statuses[429] == 200 - statuses[401]
         assert all(c[429] > 0 for c in per_server), "both processes must have enforced the lock"
         assert events["login_failure"] == 200  # every attempt recorded, locked ones included
         assert events["account_locked"] == 1  # one lock, started by one request
         # each checked attempt had its own place under the threshold (a lock that restarts the
         # count under concurrent requests would show up as a second 1, 2, ...)
-        assert sorted(burst_record.checked) == list(range(1, LOCK_THRESHOLD + 1)), burst_record
+        checked = burst_record.checked
+        assert len(set(checked)) == len(checked), burst_record
+        assert all(1 <= n <= LOCK_THRESHOLD for n in checked), burst_record
         assert after.status_code == 429, after.text
         assert (await recorded(fresh_pg, login_id)).events["login_failure"] == 201
         assert after.json()["error"]["code"]
