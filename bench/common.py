@@ -111,3 +111,32 @@ def stop_server(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> N
 
 def exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the server
+
+
+def group_cpu(pgid: int) -> dict[int, float]:
+    """User + system CPU seconds of each live process in process group `pgid` (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        # utime stime ...
+        rest = stat[stat.rindex(")") + 2 :].split()
+        if int(rest[2]) == pgid:
+            found[int(entry)] = (int(rest[11]) + int(rest[12])) / ticks
+    return found
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """Their sum, or None when the group has no live process."""
+    per_process = group_cpu(pgid)
+    return sum(per_process.values()) if per_process else None

@@ -70,6 +70,7 @@ from bench.common import (
     busy_cores,
     exit_on_sigterm,
     free_port,
+    group_cpu,
     log_tail,
     machine_cpu_times,
     machine_info,
@@ -107,29 +108,6 @@ BUSY_GENERATOR_CORES = 0.8  # a generator using more than this may be what limit
 
 # --------------------------------------------------------------------------------------------------
 # Machine
-
-
-def group_cpu(pgid: int) -> dict[int, float]:
-    """User + system CPU seconds of each live process in process group `pgid` (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    found: dict[int, float] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        # after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-        # utime stime ...
-        rest = stat[stat.rindex(")") + 2 :].split()
-        if int(rest[2]) == pgid:
-            found[int(entry)] = (int(rest[11]) + int(rest[12])) / ticks
-    return found
 
 
 def sleep_until(deadline: float) -> None:

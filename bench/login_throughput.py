@@ -62,6 +62,7 @@ from bench.common import (
     busy_cores,
     exit_on_sigterm,
     free_port,
+    group_cpu_seconds,
     log_tail,
     machine_cpu_times,
     machine_info,
@@ -111,31 +112,6 @@ class ClientResult:
 
 # --------------------------------------------------------------------------------------------------
 # Machine
-
-
-def group_cpu_seconds(pgid: int) -> float | None:
-    """User + system CPU seconds of the live processes in process group `pgid` (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    found = False
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc", entry, "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        # Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-        # cmajflt utime stime ...
-        rest = stat[stat.rindex(")") + 2 :].split()
-        if int(rest[2]) == pgid:
-            found = True
-            total += int(rest[11]) + int(rest[12])
-    return total / ticks if found else None
 
 
 # --------------------------------------------------------------------------------------------------

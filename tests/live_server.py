@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import pytest
 
 HOST = "127.0.0.1"
 
@@ -169,3 +171,52 @@ def start_live_server(
         if "address already in use" not in server.log().lower():
             raise ServerFailed(f"mamori serve exited early:\n{server.log()}")
     raise ServerFailed("could not find a free port for mamori serve")
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class RedisProcess:
+    """A private redis-server on a fixed port, so it can be killed and restarted in place."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail("redis-server is not installed, and CI=true requires it")
+            pytest.skip("redis-server is not installed")
+        self.binary = binary
+        self.directory = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", HOST,
+             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not _port_open(self.port):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.kill()
+                raise ServerFailed(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()  # SIGKILL: no goodbye to the clients
+            self.proc.wait(timeout=10)
+            self.proc = None

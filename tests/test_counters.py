@@ -8,8 +8,6 @@ import math
 import random
 import secrets
 import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from pathlib import Path
@@ -24,7 +22,8 @@ from mamori.store.counters_memory import MemoryCounters
 from mamori.store.counters_redis import SLACK_MS, RedisCounters
 from mamori.store.counters_sql import MEMBER_RETENTION, SQLCounters
 from mamori.store.engine import create_engine
-from tests.conftest import CI, need_server, server_up
+from tests.conftest import need_server
+from tests.live_server import RedisProcess, free_port
 
 T0 = 1_767_225_600.25  # 2026-01-01 00:00:00.25 UTC: real epoch magnitudes, with a fraction
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -376,13 +375,6 @@ async def test_redis_keys_get_a_real_ttl(
     assert SLACK_MS - 2_000 < await raw.pttl(f"{p}d:gone") <= SLACK_MS
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_redis_unreachable_raises_counters_unavailable_fast() -> None:
     store = RedisCounters.from_url(f"redis://127.0.0.1:{free_port()}/0")
     started = time.monotonic()
@@ -521,50 +513,16 @@ async def test_failover_fails_closed_when_the_fallback_is_down_too() -> None:
     assert not isinstance(info.value, CountersUnavailable)
 
 
-class RedisServer:
-    """A private redis-server on a fixed port (so it can be killed and restarted)."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if CI:
-                pytest.fail("redis-server is not installed, and CI=true requires it")
-            pytest.skip("redis-server is not installed")
-        self.binary = binary
-        self.directory = directory
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not server_up("127.0.0.1", self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
     server.start()
     yield server
     server.kill()
 
 
 async def test_failover_survives_a_real_redis_outage(
-    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+    redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mamori.counters")
     url = f"redis://127.0.0.1:{redis_server.port}/0"

@@ -18,8 +18,6 @@ import asyncio
 import http.cookiejar
 import json
 import secrets
-import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -33,12 +31,11 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import CI, PASSWORD, PG_ADMIN_URL, UA_CHROME, need_server, server_up
+from tests.conftest import PASSWORD, PG_ADMIN_URL, UA_CHROME, need_server
 from tests.live_server import (
     HOST,
     LiveServer,
-    ServerFailed,
-    free_port,
+    RedisProcess,
     migrate_database,
     start_live_server,
 )
@@ -298,47 +295,6 @@ async def test_many_processes_enforce_one_lock(
 
 
 # ---- 2. Redis outage mid-run ----------------------------------------------------------------
-
-
-class RedisProcess:
-    """A private redis-server on a fixed port, so it can be killed and restarted in place."""
-
-    def __init__(self, directory: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if CI:
-                pytest.fail("redis-server is not installed, and CI=true requires it")
-            pytest.skip("redis-server is not installed")
-        self.binary = binary
-        self.directory = directory
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", HOST,
-             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not server_up(HOST, self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.kill()
-                raise ServerFailed(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()  # SIGKILL: no goodbye to the clients
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 @pytest.fixture
