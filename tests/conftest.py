@@ -42,6 +42,10 @@ TABLES = (
     "bans",
     "devices",
     "risk_counts",
+    "totp_factors",
+    "recovery_codes",
+    "challenges",
+    "risk_history",
 )
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.

@@ -27,6 +27,20 @@ class EventType(StrEnum):
     BAN_REMOVED = "ban_removed"
     ATTACK_STARTED = "attack_started"
     REQUEST_BLOCKED = "request_blocked"
+    LOGIN_CHALLENGED = "login_challenged"
+    CHALLENGE_FAILED = "challenge_failed"
+    CHALLENGE_CODE_SENT = "challenge_code_sent"
+    DEVICE_TRUSTED = "device_trusted"
+    DEVICE_FORGOTTEN = "device_forgotten"
+    TWO_STEP_MODE_CHANGED = "two_step_mode_changed"
+    TOTP_ENROLLED = "totp_enrolled"
+    TOTP_REMOVED = "totp_removed"
+    TOTP_REPLAY = "totp_replay"
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    PHONE_CODE_SENT = "phone_code_sent"
+    PHONE_VERIFIED = "phone_verified"
+    PHONE_REMOVED = "phone_removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,13 @@ class Account:
     password_changed_at: datetime
     restricted_at: datetime | None = None
     restricted_reason: str = ""
+    two_step_mode: str = "new_devices"  # "off" | "new_devices" | "every_login"
+    two_step_forced: bool = False  # flagged by an operator: the second step is required
+    phone_verified_at: datetime | None = None
+
+    @property
+    def phone_verified(self) -> bool:
+        return self.phone is not None and self.phone_verified_at is not None
 
     @property
     def email_verified(self) -> bool:
@@ -161,3 +182,7 @@ class Device:
     device_type: str
     country: str
     as_name: str
+    trusted_until: datetime | None = None
+
+    def trusted_at(self, now: datetime) -> bool:
+        return self.trusted_until is not None and self.trusted_until > now

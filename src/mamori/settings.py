@@ -105,6 +105,27 @@ class Settings:
     hash_queue: int = 64
     device_cookie_days: int = 400
     operator_token: str = field(default="", repr=False)  # static token for /api/v1/admin
+    # risk-based login (issue: risk and two-step); thresholds are likelihood ratios
+    risk_medium_threshold: float = 0.001
+    risk_high_threshold: float = 100.0
+    risk_deny_threshold: float = 10000.0
+    risk_challenge_recognized_under_attack: bool = False
+    risk_store: str = "auto"  # "sql" | "redis" | "auto" (redis when MAMORI_REDIS_URL is set)
+    risk_history_days: int = 183  # logins older than this leave the frequency tables
+    risk_history_max_logins: int = 200  # per account; the oldest leave first
+    risk_prune_interval_seconds: float = 3600.0  # 0 disables the background pruning
+    # two-step verification
+    two_step_default_mode: str = "new_devices"  # for new accounts: off | new_devices | every_login
+    two_step_required: str = "none"  # operator policy: none | flagged | all
+    trusted_device_days: int = 90  # "don't ask again on this browser"
+    login_code_minutes: int = 10
+    login_code_max_attempts: int = 5
+    login_code_strict_minutes: int = 5  # under attack or high risk
+    login_code_strict_max_attempts: int = 3
+    login_code_max_resends: int = 3
+    login_code_resend_seconds: float = 30.0
+    phone_code_minutes: int = 10
+    totp_issuer: str = "Mamori"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -36,6 +36,66 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "service where you use the same password.",
         ),
     },
+    "login_code": {
+        "ja": (
+            "【Mamori】ログイン確認コード",
+            "{login_id} 様\n\nログイン確認コードは {code} です。有効期限は{minutes}分です。\n\n"
+            "ログインの試み: {time}、{browser}（{os}）、{location}\n\n"
+            "このコードを誰にも教えないでください。当社がコードを尋ねることはありません。\n"
+            "ご自身でログインしようとしていない場合、第三者があなたのパスワードを知っています。"
+            "コードは入力せず、すぐにパスワードを変更してください。"
+            "同じパスワードを使っている他のサービスのパスワードも変更してください。",
+        ),
+        "en": (
+            "[Mamori] Your login code",
+            "Hello {login_id},\n\nYour login code is {code}. It is valid for {minutes} minutes."
+            "\n\nLogin attempt: {time}, {browser} ({os}), {location}\n\n"
+            "Never share this code. We will never ask you for it.\n"
+            "If you did not just try to log in, someone else knows your password. Do not enter "
+            "the code; change your password now, and on every other service where you use it.",
+        ),
+    },
+    "login_code_sms": {
+        "ja": (
+            "",
+            "Mamori: ログイン確認コード {code}（{minutes}分有効）。誰にも教えないでください。"
+            "ログインしていない場合はパスワードが知られています。すぐに変更してください。",
+        ),
+        "en": (
+            "",
+            "Mamori: your login code is {code} (valid {minutes} min). Never share it. "
+            "Not you? Someone knows your password: change it now.",
+        ),
+    },
+    "phone_code_sms": {
+        "ja": (
+            "",
+            "Mamori: 電話番号の確認コード {code}（{minutes}分有効）。誰にも教えないでください。",
+        ),
+        "en": (
+            "",
+            "Mamori: your phone verification code is {code} (valid {minutes} min). "
+            "Never share it.",
+        ),
+    },
+    "totp_replay": {
+        "ja": (
+            "【Mamori】認証アプリのコードが再利用されました",
+            "{login_id} 様\n\n{time} に、すでに使用済みの認証アプリのコードでログインしようとする"
+            "試みがありました（{browser}（{os}）、{location}）。\n"
+            "このコードは受け付けていません。ご自身の操作でない場合、第三者があなたのパスワードと"
+            "認証コードを盗み見ている可能性があります。すぐにパスワードを変更し、"
+            "セキュリティ設定でログイン中の端末を確認してください。",
+        ),
+        "en": (
+            "[Mamori] An authenticator code was used twice",
+            "Hello {login_id},\n\nAt {time}, someone tried to log in with an authenticator "
+            "code that had already been used ({browser} ({os}), {location}).\n"
+            "The code was refused. If this was not you, someone may have your password and "
+            "watched your codes: change your password now and review your devices in the "
+            "security settings.",
+        ),
+    },
 }
 
 

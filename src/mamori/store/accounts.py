@@ -29,6 +29,9 @@ def _account(row: Row[Any]) -> Account:
         password_changed_at=row.password_changed_at,
         restricted_at=row.restricted_at,
         restricted_reason=row.restricted_reason,
+        two_step_mode=row.two_step_mode,
+        two_step_forced=bool(row.two_step_forced),
+        phone_verified_at=row.phone_verified_at,
     )
 
 
@@ -50,6 +53,7 @@ class Accounts:
         password_hash: str,
         language: str,
         now: datetime,
+        two_step_mode: str = "new_devices",
     ) -> Account:
         values = {
             "login_id": login_id,
@@ -61,6 +65,7 @@ class Accounts:
             "language": language,
             "created_at": now,
             "password_changed_at": now,
+            "two_step_mode": two_step_mode,
         }
         # A nested savepoint keeps the outer transaction usable after a unique violation.
         try:
@@ -133,4 +138,25 @@ class Accounts:
             update(t.accounts)
             .where(t.accounts.c.id == account_id, t.accounts.c.email_verified_at.is_(None))
             .values(email_verified_at=at)
+        )
+
+    async def set_two_step_mode(self, account_id: int, mode: str) -> None:
+        await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(two_step_mode=mode)
+        )
+
+    async def set_two_step_forced(self, account_id: int, forced: bool) -> bool:
+        result = await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(two_step_forced=forced)
+        )
+        return bool(result.rowcount)
+
+    async def set_phone(
+        self, account_id: int, *, phone: str | None, verified_at: datetime | None
+    ) -> None:
+        """Set (or clear, with None) the phone number and when it was verified."""
+        await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(phone=phone, phone_verified_at=verified_at)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,6 +30,7 @@ def _device(row: Row[Any]) -> Device:
         device_type=row.device_type,
         country=row.country,
         as_name=row.as_name,
+        trusted_until=row.trusted_until,
     )
 
 
@@ -97,3 +98,39 @@ class Devices:
             .order_by(t.devices.c.last_seen_at.desc())
         )
         return [_device(r) for r in rows]
+
+    async def get(self, *, device_id: int, account_id: int) -> Device | None:
+        row = (
+            await self.conn.execute(
+                select(t.devices).where(
+                    t.devices.c.id == device_id, t.devices.c.account_id == account_id
+                )
+            )
+        ).first()
+        return _device(row) if row else None
+
+    async def trust(self, *, device_id: int, account_id: int, until: datetime | None) -> bool:
+        """Trust a device until `until` ("don't ask again"), or stop trusting it (None)."""
+        result = await self.conn.execute(
+            update(t.devices)
+            .where(t.devices.c.id == device_id, t.devices.c.account_id == account_id)
+            .values(trusted_until=until)
+        )
+        return bool(result.rowcount)
+
+    async def untrust_all(self, account_id: int) -> int:
+        result = await self.conn.execute(
+            update(t.devices)
+            .where(t.devices.c.account_id == account_id, t.devices.c.trusted_until.is_not(None))
+            .values(trusted_until=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def forget(self, *, device_id: int, account_id: int) -> bool:
+        """Remove a device from the account: its cookie is no longer recognized for it."""
+        result = await self.conn.execute(
+            delete(t.devices).where(
+                t.devices.c.id == device_id, t.devices.c.account_id == account_id
+            )
+        )
+        return bool(result.rowcount)

@@ -74,6 +74,10 @@ accounts = Table(
     Column("password_changed_at", UTCDateTime(), nullable=False),
     Column("restricted_at", UTCDateTime(), nullable=True),
     Column("restricted_reason", String(255), nullable=False, server_default=""),
+    # two-step verification: "off" | "new_devices" | "every_login"
+    Column("two_step_mode", String(16), nullable=False, server_default="new_devices"),
+    Column("two_step_forced", Boolean(), nullable=False, server_default="0"),  # operator flag
+    Column("phone_verified_at", UTCDateTime(), nullable=True),
 )
 
 sessions = Table(
@@ -217,6 +221,7 @@ devices = Table(
     Column("device_type", String(16), nullable=False, server_default=""),
     Column("country", String(2), nullable=False, server_default=""),
     Column("as_name", String(128), nullable=False, server_default=""),
+    Column("trusted_until", UTCDateTime(), nullable=True),  # "don't ask again on this browser"
     UniqueConstraint("device_hash", "account_id", name="uq_devices_device_hash_account_id"),
     Index("ix_devices_account_id", "account_id"),
 )
@@ -231,4 +236,76 @@ risk_counts = Table(
     Column("scope", String(24), primary_key=True),
     Column("key", String(600), primary_key=True),
     Column("count", BigInteger(), nullable=False),
+)
+
+# ---- two-step verification ----
+
+totp_factors = Table(
+    "totp_factors",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_enc", Text(), nullable=False),  # AES-GCM under a key from the secret key
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("confirmed_at", UTCDateTime(), nullable=True),  # None: enrollment not confirmed yet
+    Column("last_step", BigInteger(), nullable=True),  # last accepted time step (no replay)
+    UniqueConstraint("account_id", name="uq_totp_factors_account_id"),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_recovery_codes_account_id", "account_id"),
+)
+
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # of the public challenge_id
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("login_key", String(128), nullable=False),
+    Column("password_ok", Boolean(), nullable=False),
+    Column("device_hash", String(64), nullable=False),  # the browser to bind at completion
+    Column("remember", Boolean(), nullable=False, server_default="0"),
+    Column("strict", Boolean(), nullable=False, server_default="0"),
+    Column("methods", String(64), nullable=False),  # comma-separated
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("resends", Integer(), nullable=False, server_default="0"),
+    Column("last_sent_at", UTCDateTime(), nullable=True),
+    Column("code_hash", String(64), nullable=False, server_default=""),
+    Column("code_channel", String(8), nullable=False, server_default=""),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("ended_reason", String(16), nullable=False, server_default=""),
+    Column("ip", String(45), nullable=False, server_default=""),
+    Column("decision", Text(), nullable=False, server_default="{}"),
+    Index("ix_challenges_expires_at", "expires_at"),
+)
+
+# ---- risk model history: the logins the frequency tables count (pruned by age and cap) ----
+
+risk_history = Table(
+    "risk_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("ip", String(45), nullable=False, server_default=""),
+    Column("network", String(128), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("ua", String(512), nullable=False, server_default=""),
+    Column("browser", String(64), nullable=False, server_default=""),
+    Column("os", String(64), nullable=False, server_default=""),
+    Column("device_type", String(16), nullable=False, server_default=""),
+    Column("device_id", String(64), nullable=True),
+    Index("ix_risk_history_account_id_at", "account_id", "at"),
+    Index("ix_risk_history_at", "at"),
 )

@@ -81,7 +81,51 @@ _T: dict[str, tuple[str, str]] = {
     "back": ("戻る", "Back"),
     "not_found": ("ページが見つかりません。", "Page not found."),
     "this_device": ("この端末", "this device"),
+    # login challenge (second step)
+    "challenge_title": ("ログインの確認", "Confirm it's you"),
+    "challenge_intro": (
+        "いつもと違う環境からのログインのため、本人確認をお願いしています。"
+        "ログインIDとパスワードが正しければ、確認コードを {where} に送りました。",
+        "This login looks new, so we need to confirm it's you. If the login ID and password "
+        "were correct, we sent a code to {where}.",
+    ),
+    "challenge_no_code": (
+        "1分ほど待ってもコードが届かない場合は、パスワードが間違っている可能性があります。"
+        "ログイン画面からやり直してください。",
+        "If no code arrives within a minute, the password may have been wrong: start again "
+        "from the login page.",
+    ),
+    "challenge_where_email": ("登録メールアドレス", "your registered email address"),
+    "challenge_where_sms": ("登録電話番号（SMS）", "your registered phone (SMS)"),
+    "method_email": ("メールで届いたコード", "Code sent by email"),
+    "method_sms": ("SMSで届いたコード", "Code sent by SMS"),
+    "method_totp": ("認証アプリのコード", "Code from your authenticator app"),
+    "method_recovery": ("リカバリーコード", "A recovery code"),
+    "remember_device": (
+        "このブラウザでは次回から確認しない（{days}日間）",
+        "Don't ask again on this browser ({days} days)",
+    ),
+    "send_by_sms": ("SMSで送る", "Send by SMS instead"),
+    "never_share_code": (
+        "当社がコードを電話やメールで尋ねることはありません。誰にも教えないでください。",
+        "We will never ask you for this code by phone or email. Never share it.",
+    ),
+    # -- security settings (two-step): add new keys above this line --
     # error codes
+    "err_challenge_failed": (
+        "確認できませんでした。もう一度ログインからやり直してください。",
+        "We could not confirm it's you. Please start again from the login page.",
+    ),
+    "err_resend_limited": (
+        "コードの再送回数の上限に達したか、間隔が短すぎます。しばらくお待ちください。",
+        "Too many codes were sent, or too soon. Please wait a moment.",
+    ),
+    "err_login_denied": (
+        "安全のため、このログインはお受けできません。別の環境からお試しいただくか、"
+        "サポートにお問い合わせください。",
+        "For your safety this login cannot be accepted. Try from another network or "
+        "contact support.",
+    ),
     "err_invalid_credentials": (
         "ログインIDまたはパスワードが正しくありません。",
         "The login ID or password is incorrect.",
