@@ -108,14 +108,32 @@ async def test_new_token_on_every_login(client: httpx.AsyncClient) -> None:
 
 async def test_wrong_password_and_unknown_id_answer_the_same(client: httpx.AsyncClient) -> None:
     await signup(client, "heidi")
+    r = await client.post("/api/v1/login", json={"login_id": "heidi", "password": PASSWORD})
+    assert r.json()["status"] == "ok"  # she has a login history now
     client.cookies.clear()
     wrong = await client.post("/api/v1/login", json={"login_id": "heidi", "password": "nope" * 4})
+    client.cookies.clear()
     unknown = await client.post("/api/v1/login", json={"login_id": "nobody", "password": "x" * 16})
-    assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json()
+    assert wrong.status_code == unknown.status_code == 200
+    w, u = wrong.json(), unknown.json()
+    assert w["status"] == u["status"] == "challenge"
+    assert {k: v for k, v in w.items() if k != "challenge_id"} == {
+        k: v for k, v in u.items() if k != "challenge_id"
+    }
+    assert sorted(wrong.headers.keys()) == sorted(unknown.headers.keys())
+
+
+async def test_wrong_password_and_unknown_id_answer_the_same_with_two_step_off(
+    services: Services, client: httpx.AsyncClient
+) -> None:
+    await signup(client, "heidi")
+    async with services.store.begin() as tx:
+        await tx.accounts.set_two_step_mode(1, "off")
+    client.cookies.clear()
+    wrong = await client.post("/api/v1/login", json={"login_id": "heidi", "password": "nope" * 4})
+    assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_credentials"
     assert "set-cookie" not in wrong.headers
-    assert sorted(wrong.headers.keys()) == sorted(unknown.headers.keys())
 
 
 async def test_login_history_records_success_and_failure(
@@ -227,7 +245,7 @@ async def test_password_change_signs_out_others(
     assert notifier.sent[-1].kind == "password_changed"
     assert PASSWORD not in notifier.sent[-1].body
     assert new not in notifier.sent[-1].body
-    client.cookies.clear()
+    client.cookies.delete("__Host-mamori_session")  # her browser keeps its device cookie
     bad = await client.post("/api/v1/login", json={"login_id": "mia", "password": PASSWORD})
     assert bad.status_code == 401
     good = await client.post("/api/v1/login", json={"login_id": "mia", "password": new})

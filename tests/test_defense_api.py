@@ -15,6 +15,9 @@ from mamori.geo import GeoInfo, StaticGeoResolver
 from tests.conftest import PASSWORD, clean, client_for, make_services, signup
 
 TOKEN = "operator-token-" + "z" * 32
+# These scenarios are about the defenses alone: with two-step verification off, a wrong password
+# answers 401 rather than a challenge (tests/test_challenge.py covers the challenged answers).
+TWO_STEP = "off"
 LOGIN = "/api/v1/login"
 
 
@@ -22,7 +25,11 @@ LOGIN = "/api/v1/login"
 async def svc(database_url: str, clock: FixedClock) -> AsyncIterator[Services]:
     s = await clean(
         make_services(
-            database_url, clock=clock, operator_token=TOKEN, trusted_proxies=("127.0.0.1/32",)
+            database_url,
+            clock=clock,
+            two_step_default_mode=TWO_STEP,
+            operator_token=TOKEN,
+            trusted_proxies=("127.0.0.1/32",),
         )
     )
     yield s
@@ -172,6 +179,7 @@ async def test_many_login_ids_from_one_ip_blocks_it(database_url: str, clock: Fi
         make_services(
             database_url,
             clock=clock,
+            two_step_default_mode=TWO_STEP,
             trusted_proxies=("127.0.0.1/32",),
             ip_distinct_threshold=10,
             ip_fail_threshold=1000,
@@ -248,6 +256,7 @@ async def test_network_ban_uses_geo(database_url: str, clock: FixedClock) -> Non
         make_services(
             database_url,
             clock=clock,
+            two_step_default_mode=TWO_STEP,
             geo=geo,
             operator_token=TOKEN,
             trusted_proxies=("127.0.0.1/32",),
@@ -272,6 +281,7 @@ async def test_allowlisted_source_is_never_blocked(database_url: str, clock: Fix
         make_services(
             database_url,
             clock=clock,
+            two_step_default_mode=TWO_STEP,
             allowlist=("192.0.2.0/24",),
             trusted_proxies=("127.0.0.1/32",),
         )
@@ -289,7 +299,11 @@ async def test_monitor_mode_records_but_does_not_block(
 ) -> None:
     svc = await clean(
         make_services(
-            database_url, clock=clock, defense_mode="monitor", trusted_proxies=("127.0.0.1/32",)
+            database_url,
+            clock=clock,
+            two_step_default_mode=TWO_STEP,
+            defense_mode="monitor",
+            trusted_proxies=("127.0.0.1/32",),
         )
     )
     async with client_for(svc, "127.0.0.1") as c:
@@ -308,6 +322,7 @@ async def test_load_shedding_with_503(database_url: str, clock: FixedClock) -> N
         make_services(
             database_url,
             clock=clock,
+            two_step_default_mode=TWO_STEP,
             hash_concurrency=1,
             hash_queue=1,
             argon2_time_cost=3,

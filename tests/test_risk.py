@@ -509,8 +509,8 @@ DECISIONS: list[Row] = [
      Verdict("allow", False, ("risk_low",))),
     ("low, new device", LOW, "new_devices", False, False, False, True, False,
      Verdict("step_up", False, ("new_device",))),
-    ("medium, recognized", MEDIUM, "new_devices", True, False, False, True, False,
-     Verdict("step_up", False, ("risk_medium",))),
+    ("medium, recognized (small populations)", MEDIUM, "new_devices", True, False, False, True,
+     False, Verdict("allow", False, ("risk_low",))),
     ("medium, new device", MEDIUM, "new_devices", False, False, False, True, False,
      Verdict("step_up", False, ("risk_medium", "new_device"))),
     ("high, recognized", HIGH, "new_devices", True, False, False, True, False,
@@ -571,6 +571,36 @@ def test_under_attack_can_challenge_recognized_devices() -> None:
         force_two_step=False,
     )
     assert verdict == Verdict("step_up", True, ("under_attack",))
+
+
+TRUSTED: list[tuple[str, float, Mode, bool, Verdict]] = [
+    ("every login, trusted", LOW, "every_login", False, Verdict("allow", False, ("risk_low",))),
+    ("medium, trusted", MEDIUM, "every_login", False, Verdict("allow", False, ("risk_low",))),
+    ("high, trusted", HIGH, "new_devices", False, Verdict("step_up", True, ("risk_high",))),
+    ("flagged, trusted", LOW, "new_devices", True,
+     Verdict("step_up", False, ("two_step_required",))),
+    ("very high, trusted", VERY_HIGH, "new_devices", False,
+     Verdict("deny", False, ("risk_very_high",))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", TRUSTED, ids=[row[0] for row in TRUSTED])
+def test_trusted_device_skips_all_but_high_risk_and_the_flag(
+    row: tuple[str, float, Mode, bool, Verdict],
+) -> None:
+    _, score, mode, force, expected = row
+    verdict = decide(
+        assessment(score),
+        policy=POLICY,
+        mode=mode,
+        recognized_device=True,
+        under_attack=True,
+        banned=False,
+        has_history=True,
+        force_two_step=force,
+        trusted_device=True,
+    )
+    assert verdict == expected
 
 
 def test_levels_at_the_thresholds() -> None:

@@ -48,8 +48,10 @@ REQUESTS_PER_SERVER = 100
 SHARED_REDIS_DB = 9  # a logical database no other test uses; keys are unique per run anyway
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
-# Only the account lock should matter: no IP rules, no background detector, no load shedding.
+# Only the account lock should matter: no IP rules, no background detector, no load shedding,
+# and no second step (a wrong password answers 401, not a challenge).
 BASE_ENV = {
+    "MAMORI_TWO_STEP_DEFAULT_MODE": "off",
     "MAMORI_ARGON2_TIME_COST": "1",
     "MAMORI_ARGON2_MEMORY_KIB": "8192",
     "MAMORI_DETECTOR_INTERVAL_SECONDS": "0",

@@ -6,17 +6,21 @@ import os
 import secrets
 from pathlib import Path
 
+import redis.asyncio as aioredis
+
 from mamori.checks import check_settings
 from mamori.clock import Clock, SystemClock
 from mamori.errors import ConfigError
 from mamori.flows.bancache import BanCache
 from mamori.flows.defense import Defender, policy_from
 from mamori.flows.hashgate import HashGate
+from mamori.flows.risk_store import build_risk_store
 from mamori.flows.services import GeoResolver, Services
 from mamori.geo import GeoIP2FastResolver
 from mamori.netaddr import parse_cidrs
 from mamori.notify.notifier import Notifier, build_notifier
 from mamori.passwords import BreachedFile, HashParams, PasswordHasher, PasswordPolicy
+from mamori.risk.policy import RiskPolicy
 from mamori.settings import Settings
 from mamori.store import Store, create_store
 from mamori.store.counters import Counters
@@ -99,6 +103,22 @@ def build_services(
             slots=settings.hash_concurrency or max(1, (os.cpu_count() or 1) // settings.workers),
             queue=settings.hash_queue,
         ),
+        risk=build_risk_store(settings, store, _redis_client(settings)),
+        risk_policy=RiskPolicy(
+            medium_threshold=settings.risk_medium_threshold,
+            high_threshold=settings.risk_high_threshold,
+            deny_threshold=settings.risk_deny_threshold,
+            challenge_recognized_under_attack=settings.risk_challenge_recognized_under_attack,
+        ),
+    )
+
+
+def _redis_client(settings: Settings) -> aioredis.Redis | None:
+    """A client for the risk tables when they live in Redis (connections are made lazily)."""
+    if not settings.redis_url or settings.risk_store == "sql":
+        return None
+    return aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
     )
 
 

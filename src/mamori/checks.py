@@ -111,4 +111,31 @@ def check_settings(settings: Settings) -> list[Problem]:
         p.append(Problem("hash_concurrency", "hash concurrency and queue must be >= 0"))
     if settings.operator_token and len(settings.operator_token) < 32:
         p.append(Problem("operator_token", "MAMORI_OPERATOR_TOKEN must be at least 32 characters"))
+    p += _two_step_problems(settings)
+    return p
+
+
+def _two_step_problems(s: Settings) -> list[Problem]:
+    p: list[Problem] = []
+    thresholds = (s.risk_medium_threshold, s.risk_high_threshold, s.risk_deny_threshold)
+    if not all(x > 0 for x in thresholds) or not (
+        s.risk_medium_threshold <= s.risk_high_threshold <= s.risk_deny_threshold
+    ):
+        p.append(Problem("risk_thresholds", "need 0 < medium <= high <= deny risk thresholds"))
+    if s.risk_store not in ("auto", "sql", "redis"):
+        p.append(Problem("risk_store", "MAMORI_RISK_STORE must be auto, sql or redis"))
+    elif s.risk_store == "redis" and not s.redis_url:
+        p.append(Problem("risk_store", "MAMORI_RISK_STORE=redis needs MAMORI_REDIS_URL"))
+    if s.risk_history_days < 1 or s.risk_history_max_logins < 1:
+        p.append(Problem("risk_history", "risk history days and max logins must be >= 1"))
+    if s.two_step_default_mode not in ("off", "new_devices", "every_login"):
+        p.append(Problem("two_step_default_mode", "must be off, new_devices or every_login"))
+    if s.two_step_required not in ("none", "all"):
+        p.append(Problem("two_step_required", "MAMORI_TWO_STEP_REQUIRED must be none or all"))
+    minutes = (s.login_code_minutes, s.login_code_strict_minutes, s.phone_code_minutes)
+    tries = (s.login_code_max_attempts, s.login_code_strict_max_attempts)
+    if min(minutes) < 1 or min(tries) < 1 or s.login_code_max_resends < 0:
+        p.append(Problem("login_code", "code minutes and tries must be >= 1, resends >= 0"))
+    if s.trusted_device_days < 0:
+        p.append(Problem("trusted_device_days", "must be >= 0"))
     return p

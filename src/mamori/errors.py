@@ -88,6 +88,19 @@ class Forbidden(AuthError):
     code = "forbidden"
 
 
+class ChallengeFailed(AuthError):
+    """A login challenge that is unknown, expired, used up or ended: start again from login.
+    The same answer whether the password behind it was right or wrong."""
+
+    code = "challenge_failed"
+
+
+class LoginDenied(AuthError):
+    """The risk of this login is too high to accept at all (HTTP 403)."""
+
+    code = "login_denied"
+
+
 class Refused(MamoriError):
     code = "too_many_requests"
 
@@ -110,6 +123,10 @@ class Blocked(Refused):
 
 class Overloaded(Refused):
     code = "overloaded"
+
+
+class ResendLimited(Refused):
+    code = "resend_limited"
 
 
 class NotFound(MamoriError):

@@ -183,6 +183,12 @@ class Device:
     country: str
     as_name: str
     trusted_until: datetime | None = None
+    ask_again: bool = False  # bound after a second step without "don't ask again"
+
+    @property
+    def known(self) -> bool:
+        """A device the risk policy treats as the user's own (not a new device)."""
+        return not self.ask_again
 
     def trusted_at(self, now: datetime) -> bool:
         return self.trusted_until is not None and self.trusted_until > now

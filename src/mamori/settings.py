@@ -116,7 +116,7 @@ class Settings:
     risk_prune_interval_seconds: float = 3600.0  # 0 disables the background pruning
     # two-step verification
     two_step_default_mode: str = "new_devices"  # for new accounts: off | new_devices | every_login
-    two_step_required: str = "none"  # operator policy: none | flagged | all
+    two_step_required: str = "none"  # operator policy: none | all ("off" becomes new_devices)
     trusted_device_days: int = 90  # "don't ask again on this browser"
     login_code_minutes: int = 10
     login_code_max_attempts: int = 5

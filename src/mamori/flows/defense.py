@@ -154,8 +154,9 @@ class Defender:
         """Refuse a banned source (Blocked). Returns a "would block" note in monitor mode."""
         seconds, note = await self.refusal(client.ip, network=client.as_name)
         if seconds:
-            raise Blocked("too many requests from this network; try again later",
-                          retry_after=seconds)
+            raise Blocked(
+                "too many requests from this network; try again later", retry_after=seconds
+            )
         return note
 
     async def under_attack(self, counters: Counters | None = None) -> bool:

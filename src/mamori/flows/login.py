@@ -1,30 +1,55 @@
-"""Password login and logout, with the defenses in front of the hash.
+"""Password login and logout, with the defenses in front of the hash and the risk verdict
+in front of the session.
 
 Order of work (cheap checks first):
   1. banned or throttled source?        in-process ban cache            -> Blocked (429)
-  2. the account, and whether this browser's device cookie is bound to it
+  2. the account, and whether this browser's device cookie is bound to it (and trusted)
   3. lock check + atomic attempt count   per login ID, or per device     -> AccountLocked (429)
-  4. password verification under the hash gate                          -> Overloaded (503)
-  5. failure: IP rules may ban the source; success: counters cleared, device bound
+  4. risk verdict (risk/ scorer + policy), from the request and the account's history only:
+     deny                                                                -> LoginDenied (403)
+  5. password verification under the hash gate                          -> Overloaded (503)
+  6. step up: a challenge, the same answer for a right or wrong password (flows/challenge.py)
+     allow: wrong -> InvalidCredentials (401); right -> session, device bound, history recorded
 
 The same answer, status and (as near as we can make it) timing for an unknown login ID as for a
 wrong password: an unknown ID is verified against a dummy hash of the same cost, counted and locked
-the same way, and both paths record one failure event. A restricted account is only revealed to a
-client that knows its password.
+the same way, scored like an account with history in the default two-step mode (so it is
+challenged from every browser, as an existing account is from a new one), and both paths record
+one failure event. A restricted account is only revealed to a client that knows its password
+(and, when challenged, passes the second step).
+
+Every decision is stored on the login event: score, level, reasons, action, strictness, and the
+method that completed the login ("password", or the second step's).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from mamori.devices import device_hash_from_cookie, new_device_cookie
-from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials
+from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials, LoginDenied
+from mamori.flows import challenge as challenge_flow
+from mamori.flows.challenge import ChallengeStarted
 from mamori.flows.defense import Reservation, retry_after
 from mamori.flows.services import Services
 from mamori.flows.sessions import Authenticated, NewSession, start_session
 from mamori.identifiers import has_control, login_key, printable
 from mamori.models import Account, ClientContext, EventType
+from mamori.risk.assessment import Assessment
+from mamori.risk.features import LoginFeatures, network_key
+from mamori.risk.policy import Mode, Verdict, decide
+from mamori.risk.scoring import score_login
 from mamori.store import Tx
+from mamori.store.counters import CountersUnavailable
+
+log = logging.getLogger("mamori.login")
+
+__all__ = ["ChallengeStarted", "LoginResult", "login", "logout"]
+
+MODES: tuple[Mode, ...] = ("off", "new_devices", "every_login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +57,102 @@ class LoginResult:
     account: Account
     session: NewSession
     device_cookie: str | None  # a new device cookie to set, when the browser had none
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    assessment: Assessment
+    verdict: Verdict
+
+    def details(self) -> dict[str, Any]:
+        a, v = self.assessment, self.verdict
+        return {
+            "score": round(a.score, 6) if a.score < 1e12 else a.score,
+            "log10_score": round(a.log10_score, 3),
+            "level": a.level,
+            "reasons": list(a.reasons),
+            "history": a.history,
+            "action": v.action,
+            "strict": v.strict,
+            "why": list(v.reasons),
+        }
+
+
+def features_of(client: ClientContext, *, device_id: str | None) -> LoginFeatures:
+    return LoginFeatures(
+        ip=client.ip,
+        network=network_key(asn=client.asn, as_name=client.as_name),
+        country=client.country,
+        ua=client.user_agent,
+        browser=client.browser,
+        os=client.os,
+        device_type=client.device_type,
+        device_id=device_id,
+    )
+
+
+def effective_mode(svc: Services, account: Account | None) -> Mode:
+    """The account's two-step mode (an unknown login ID gets the default for new accounts);
+    the operator policy "all" raises "off" to "new_devices"."""
+    raw = account.two_step_mode if account else svc.settings.two_step_default_mode
+    mode: Mode = raw if raw in MODES else "new_devices"
+    if mode == "off" and svc.settings.two_step_required == "all":
+        return "new_devices"
+    return mode
+
+
+async def assess(
+    svc: Services,
+    *,
+    account: Account | None,
+    features: LoginFeatures,
+    recognized: bool,
+    trusted: bool,
+    under_attack: bool,
+) -> RiskDecision:
+    """Score this login against the account's history and decide. An unknown login ID reads
+    the (empty) tables of account 0 for the same cost, and is decided as an account with history
+    seen from a new browser."""
+    try:
+        snapshot = await svc.risk.snapshot(account.id if account else 0, features)
+    except CountersUnavailable:
+        # the tables are out of reach (Redis down): decide on the device and the mode alone
+        log.warning("risk tables unavailable; deciding without a score")
+        snapshot = None
+    if snapshot is None:
+        assessment = Assessment(
+            score=1.0,
+            log10_score=0.0,
+            level="low",
+            reasons=("risk_unavailable",),
+            factors={},
+            history=1,
+        )
+    else:
+        assessment = score_login(
+            snapshot, user=account.id if account else 0, features=features, policy=svc.risk_policy
+        )
+    if account is None:
+        assessment = Assessment(
+            score=assessment.score,
+            log10_score=assessment.log10_score,
+            level="low",
+            reasons=("unknown_login_id",),
+            factors={},
+            history=0,
+        )
+    verdict = decide(
+        assessment,
+        policy=svc.risk_policy,
+        mode=effective_mode(svc, account),
+        recognized_device=recognized,
+        under_attack=under_attack,
+        banned=False,  # banned sources never get here (the gate and the precheck refuse them)
+        has_history=account is None or assessment.history > 0,
+        force_two_step=account.two_step_forced if account else False,
+        trusted_device=trusted,
+    )
+    return RiskDecision(assessment, verdict)
 
 
 async def login(
@@ -42,28 +163,32 @@ async def login(
     remember: bool,
     client: ClientContext,
     device_cookie: str | None = None,
-) -> LoginResult:
+) -> LoginResult | ChallengeStarted:
     defender = svc.defender
     would_block = await defender.precheck(client)
     # A login ID with control characters cannot belong to an account (sign-up refuses them),
     # so it is not looked up; it is recorded with those characters replaced.
     valid = not has_control(login_id)
     key = login_key(login_id if valid else printable(login_id))[:128]
-    device_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
+    cookie_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
     account = None
-    recognized = False
+    # bound: the cookie is bound to this account (its own lockout tier);
+    # known: and not waiting to be asked again (the risk policy's "recognized device")
+    bound = known = trusted = False
+    now = svc.clock.now()
     # one transaction before the hash: the account, its device binding, and the attempt count
     async with svc.store.begin() as tx:
         if valid:
             account = await tx.accounts.by_login_key(key)
-            if account is not None and device_hash is not None:
-                found = await tx.devices.find(device_hash=device_hash, account_id=account.id)
-                recognized = found is not None
+            if account is not None and cookie_hash is not None:
+                found = await tx.devices.find(device_hash=cookie_hash, account_id=account.id)
+                bound = found is not None
+                known = found is not None and found.known
+                trusted = found is not None and found.trusted_at(now)
         reservation = await defender.reserve(
-            login_key=key, device_hash=device_hash if recognized else None, tx=tx
+            login_key=key, device_hash=cookie_hash if bound else None, tx=tx
         )
         reservation.would_block = would_block
-        now = svc.clock.now()
         if not reservation.verdict.allowed:
             await _failure(
                 tx,
@@ -89,12 +214,57 @@ async def login(
         await defender.on_locked(client, login_key=key)
         until = reservation.verdict.lock_until
         raise AccountLocked(retry_after=retry_after(until, now), until=until)
+    features = features_of(client, device_id=cookie_hash)
+    risk = await assess(
+        svc,
+        account=account,
+        features=features,
+        recognized=known or trusted,
+        trusted=trusted,
+        under_attack=reservation.under_attack or bool(would_block),
+    )
+    if risk.verdict.action == "deny":
+        # decided before the hash, so the answer is the same for any password
+        async with svc.store.begin() as tx:
+            await defender.on_failure(
+                client, login_key=key, unknown=account is None, reservation=reservation, tx=tx
+            )
+            await _failure(
+                tx,
+                svc,
+                client=client,
+                key=key,
+                account=account,
+                reason="risk_denied",
+                reservation=reservation,
+                risk=risk,
+            )
+        raise LoginDenied("this login cannot be accepted")
     ok = await svc.verify_password(
         stored_hash=account.password_hash if account else None,
         password=password,
-        priority=recognized,
+        priority=bound,
     )
-    now = svc.clock.now()
+    ok = ok and account is not None
+    new_cookie = None
+    device_hash = cookie_hash
+    if device_hash is None:
+        new_cookie, device_hash = new_device_cookie(key=svc.settings.secret_key)
+    if risk.verdict.action == "step_up":
+        return await _challenge(
+            svc,
+            account=account,
+            key=key,
+            password=password if ok else None,
+            password_ok=ok,
+            device_hash=device_hash,
+            new_cookie=new_cookie,
+            recognized=bound,
+            remember=remember,
+            client=client,
+            reservation=reservation,
+            risk=risk,
+        )
     if account is None or not ok:
         async with svc.store.begin() as tx:
             await defender.on_failure(
@@ -108,12 +278,13 @@ async def login(
                 account=account,
                 reason="unknown_login_id" if account is None else "wrong_password",
                 reservation=reservation,
+                risk=risk,
             )
         raise InvalidCredentials("login ID or password is incorrect")
     if account.restricted:
         async with svc.store.begin() as tx:
             await defender.on_success(
-                client, login_key=key, tx=tx, device_hash=device_hash if recognized else None
+                client, login_key=key, tx=tx, device_hash=cookie_hash if bound else None
             )
             await _failure(
                 tx,
@@ -123,17 +294,177 @@ async def login(
                 account=account,
                 reason="restricted",
                 reservation=reservation,
+                risk=risk,
             )
         raise AccountRestricted(account.restricted_reason)
     new_hash = None
     if svc.hasher.needs_rehash(account.password_hash):
         new_hash = await svc.hash_password(password)
-    new_cookie = None
-    if device_hash is None:
-        new_cookie, device_hash = new_device_cookie(key=svc.settings.secret_key)
+    result = await finish(
+        svc,
+        account=account,
+        client=client,
+        key=key,
+        device_hash=device_hash,
+        counted_on_device=bound,
+        remember=remember,
+        new_hash=new_hash,
+        details={"defense": reservation.details(), "risk": risk.details(), "method": "password"},
+    )
+    return LoginResult(account=result.account, session=result.session, device_cookie=new_cookie)
+
+
+async def _challenge(
+    svc: Services,
+    *,
+    account: Account | None,
+    key: str,
+    password: str | None,
+    password_ok: bool,
+    device_hash: str,
+    new_cookie: str | None,
+    recognized: bool,
+    remember: bool,
+    client: ClientContext,
+    reservation: Reservation,
+    risk: RiskDecision,
+) -> ChallengeStarted:
+    """Step up: the same work and answer for a right and a wrong password. Both count as a
+    failure now (completing the challenge takes the attempt back)."""
+    now = svc.clock.now()
+    decision = {"risk": risk.details(), "recognized": recognized, "defense": reservation.details()}
     async with svc.store.begin() as tx:
-        await defender.on_success(
-            client, login_key=key, tx=tx, device_hash=device_hash if recognized else None
+        await svc.defender.on_failure(
+            client, login_key=key, unknown=account is None, reservation=reservation, tx=tx
+        )
+        started, message = await challenge_flow.start(
+            svc,
+            tx,
+            account=account,
+            login_key=key,
+            password_ok=password_ok,
+            device_hash=device_hash,
+            remember=remember,
+            client=client,
+            verdict=risk.verdict,
+            decision=decision,
+        )
+        if password_ok and account is not None:
+            # the password is confirmed: an event operators must see (stuffing "hits")
+            await tx.events.add(
+                at=now,
+                type=EventType.LOGIN_CHALLENGED,
+                client=client,
+                result="challenge",
+                reason=",".join(risk.verdict.reasons),
+                account_id=account.id,
+                login_id=key,
+                details={**decision, "methods": list(started.methods), "sent_to": started.sent_to},
+            )
+        else:
+            await _failure(
+                tx,
+                svc,
+                client=client,
+                key=key,
+                account=account,
+                reason="unknown_login_id" if account is None else "wrong_password",
+                reservation=reservation,
+                risk=risk,
+                challenged=True,
+            )
+    if message is not None:
+        svc.send_later(message)
+    if (
+        password is not None
+        and account is not None
+        and svc.hasher.needs_rehash(account.password_hash)
+    ):
+        svc.background.spawn(_rehash(svc, account.id, password), what="rehash")
+    return ChallengeStarted(
+        challenge_id=started.challenge_id,
+        methods=started.methods,
+        sent_to=started.sent_to,
+        expires_in=started.expires_in,
+        device_cookie=new_cookie,
+    )
+
+
+async def _rehash(svc: Services, account_id: int, password: str) -> None:
+    new_hash = await svc.hash_password(password)
+    async with svc.store.begin() as tx:
+        await tx.accounts.set_password_hash(account_id, password_hash=new_hash, changed_at=None)
+
+
+async def complete_challenge(
+    svc: Services,
+    *,
+    challenge_id: str,
+    method: str,
+    code: str,
+    remember_device: bool,
+    client: ClientContext,
+) -> LoginResult:
+    """Check a second-step code; on success, the login completes like a password login, the
+    device is trusted when asked ("don't ask again"), and an operator's one-time requirement of
+    the second step is cleared."""
+    passed = await challenge_flow.verify(
+        svc, challenge_id=challenge_id, method=method, code=code, client=client
+    )
+    ch, account = passed.challenge, passed.account
+    if account.restricted:
+        async with svc.store.begin() as tx:
+            await svc.defender.on_success(client, login_key=ch.login_key, tx=tx, device_hash=None)
+            await tx.events.add(
+                at=svc.clock.now(),
+                type=EventType.LOGIN_FAILURE,
+                client=client,
+                result="fail",
+                reason="restricted",
+                account_id=account.id,
+                login_id=ch.login_key,
+                details={"method": method, **ch.decision},
+            )
+        raise AccountRestricted(account.restricted_reason)
+    now = svc.clock.now()
+    result = await finish(
+        svc,
+        account=account,
+        client=client,
+        key=ch.login_key,
+        device_hash=ch.device_hash,
+        counted_on_device=bool(ch.decision.get("recognized")),
+        remember=ch.remember,
+        new_hash=None,
+        details={**ch.decision, "method": method, "challenge": True},
+        trust_until=challenge_flow.trusted_until(svc, now) if remember_device else None,
+        ask_again=not remember_device,
+        clear_forced=account.two_step_forced,
+    )
+    return result
+
+
+async def finish(
+    svc: Services,
+    *,
+    account: Account,
+    client: ClientContext,
+    key: str,
+    device_hash: str,
+    counted_on_device: bool,
+    remember: bool,
+    new_hash: str | None,
+    details: dict[str, Any],
+    trust_until: datetime | None = None,
+    ask_again: bool = False,
+    clear_forced: bool = False,
+) -> LoginResult:
+    """A login that passed: counters, rehash, device bound (and trusted), session, event, and
+    the login added to the account's risk history."""
+    now = svc.clock.now()
+    async with svc.store.begin() as tx:
+        await svc.defender.on_success(
+            client, login_key=key, tx=tx, device_hash=device_hash if counted_on_device else None
         )
         if new_hash is not None:
             await tx.accounts.set_password_hash(account.id, password_hash=new_hash, changed_at=None)
@@ -146,8 +477,25 @@ async def login(
                 login_id=key,
             )
         device = await tx.devices.bind(
-            device_hash=device_hash, account_id=account.id, client=client, now=now
+            device_hash=device_hash,
+            account_id=account.id,
+            client=client,
+            now=now,
+            ask_again=ask_again,
         )
+        if trust_until is not None:
+            await tx.devices.trust(device_id=device.id, account_id=account.id, until=trust_until)
+            await tx.events.add(
+                at=now,
+                type=EventType.DEVICE_TRUSTED,
+                client=client,
+                result="ok",
+                account_id=account.id,
+                login_id=key,
+                details={"device_id": device.id, "until": trust_until.isoformat()},
+            )
+        if clear_forced:
+            await tx.accounts.set_two_step_forced(account.id, False)
         session = await start_session(svc, tx, account=account, remember=remember, client=client)
         await tx.events.add(
             at=now,
@@ -160,10 +508,14 @@ async def login(
                 "session_id": session.session.id,
                 "remember": remember,
                 "device_id": device.id,
-                "defense": reservation.details(),
+                **details,
             },
         )
-    return LoginResult(account=account, session=session, device_cookie=new_cookie)
+    try:
+        await svc.risk.record(account.id, features_of(client, device_id=device_hash), now)
+    except CountersUnavailable:
+        log.warning("risk tables unavailable; login not added to the history")
+    return LoginResult(account=account, session=session, device_cookie=None)
 
 
 async def _failure(
@@ -175,7 +527,14 @@ async def _failure(
     account: Account | None,
     reason: str,
     reservation: Reservation,
+    risk: RiskDecision | None = None,
+    challenged: bool = False,
 ) -> None:
+    details: dict[str, Any] = {"defense": reservation.details()}
+    if risk is not None:
+        details["risk"] = risk.details()
+    if challenged:
+        details["challenged"] = True
     await tx.events.add(
         at=svc.clock.now(),
         type=EventType.LOGIN_FAILURE,
@@ -184,7 +543,7 @@ async def _failure(
         reason=reason,
         account_id=account.id if account else None,
         login_id=key,
-        details={"defense": reservation.details()},
+        details=details,
     )
 
 

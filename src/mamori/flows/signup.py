@@ -57,6 +57,7 @@ async def signup(
             password_hash=password_hash,
             language=language if language in ("ja", "en") else svc.settings.default_language,
             now=now,
+            two_step_mode=svc.settings.two_step_default_mode,
         )
         await tx.events.add(
             at=now,

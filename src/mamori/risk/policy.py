@@ -6,13 +6,16 @@
     2. has history and score >= deny_threshold                -> deny      "risk_very_high"
     3. mode "off" and no operator requirement                 -> allow     "two_step_off"
     4. any of these                                           -> step_up, with every reason:
-         force_two_step (operator: all accounts, or flagged)       "two_step_required"
-         mode "every_login"                                        "every_login"
+         force_two_step (the account is flagged)                   "two_step_required"
+         mode "every_login", device not trusted                    "every_login"
          under_attack, client not a recognized device (*)          "under_attack"
          has history and level "high"                              "risk_high"
-         has history and level "medium"                            "risk_medium"
+         has history, level "medium", not a recognized device (**) "risk_medium"
          mode "new_devices", has history, not a recognized device  "new_device"
     5. otherwise                                              -> allow     "risk_low" / "no_history"
+
+A *trusted* device ("don't ask again on this browser") is a recognized device, so only the
+operator's flag and a high score step it up.
 
 ``strict`` (stricter limits on the second step) is set on a step-up when "under_attack" or
 "risk_high" is among its reasons.
@@ -28,6 +31,10 @@ Choices worth knowing:
 - (*) **The "under attack" state spares recognized devices** (a device cookie bound to this
   account), like the lockout tiers do: a credential-stuffing wave cannot carry a victim's device
   cookie. ``RiskPolicy.challenge_recognized_under_attack`` challenges them too.
+- (**) **"Medium" does not challenge a recognized device.** A known device's factor shrinks
+  with the population (see `RiskPolicy`): in a small deployment, logins from the user's own
+  browser can score "medium" and would otherwise be challenged every time. A new device is
+  stepped up by the "new_devices" mode anyway; "high" still challenges a known device.
 - The thresholds are on the score (a likelihood ratio), compared in log10. The defaults come from
   ``bench/risk_quality.py`` (see `RiskPolicy`).
 """
@@ -115,6 +122,7 @@ def decide(
     banned: bool,
     has_history: bool,
     force_two_step: bool,
+    trusted_device: bool = False,
 ) -> Verdict:
     """The verdict for one login whose password was right (rules in the module docstring)."""
     if banned:
@@ -128,13 +136,13 @@ def decide(
     reasons: list[str] = []
     if force_two_step:
         reasons.append("two_step_required")
-    if mode == "every_login":
+    if mode == "every_login" and not trusted_device:
         reasons.append("every_login")
     if attack:
         reasons.append("under_attack")
     if high:
         reasons.append("risk_high")
-    if has_history and assessment.level == "medium":
+    if has_history and assessment.level == "medium" and not recognized_device:
         reasons.append("risk_medium")
     if mode == "new_devices" and has_history and not recognized_device:
         reasons.append("new_device")

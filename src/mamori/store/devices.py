@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import Row, and_, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,6 +31,7 @@ def _device(row: Row[Any]) -> Device:
         country=row.country,
         as_name=row.as_name,
         trusted_until=row.trusted_until,
+        ask_again=bool(row.ask_again),
     )
 
 
@@ -52,9 +53,11 @@ _SEEN = (
 
 def _bind_statement(insert_fn: Any) -> Any:
     ins = insert_fn(t.devices)
+    # a device stays known once known: "ask again" only while every binding asked for it
+    ask_again = and_(t.devices.c.ask_again, ins.excluded.ask_again)
     return ins.on_conflict_do_update(
         index_elements=["device_hash", "account_id"],
-        set_={name: ins.excluded[name] for name in _SEEN},
+        set_={**{name: ins.excluded[name] for name in _SEEN}, "ask_again": ask_again},
     ).returning(*t.devices.c)
 
 
@@ -75,7 +78,13 @@ class Devices:
         return _device(row) if row else None
 
     async def bind(
-        self, *, device_hash: str, account_id: int, client: ClientContext, now: datetime
+        self,
+        *,
+        device_hash: str,
+        account_id: int,
+        client: ClientContext,
+        now: datetime,
+        ask_again: bool = False,
     ) -> Device:
         seen = {
             "last_seen_at": now,
@@ -88,7 +97,13 @@ class Devices:
             "as_name": client.as_name[:128],
         }
         stmt = _BIND[self.conn.dialect.name]
-        params = {"device_hash": device_hash, "account_id": account_id, "created_at": now, **seen}
+        params = {
+            "device_hash": device_hash,
+            "account_id": account_id,
+            "created_at": now,
+            "ask_again": ask_again,
+            **seen,
+        }
         return _device((await self.conn.execute(stmt, params)).one())
 
     async def for_account(self, account_id: int) -> list[Device]:

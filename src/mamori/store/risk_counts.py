@@ -5,13 +5,30 @@ the login counters and every (level, value) counter for the user and globally, t
 distinct-value counters of those that went 0 -> 1 (and the user count when the user's first
 login was recorded). Reading what one assessment needs is one SELECT. Concurrent recordings are
 exact: each upsert is atomic, so exactly one of two racing first sightings sees 1.
+
+Forgetting logins (`forget`, `forget_many`: the history window moved past them) is the exact
+inverse, `MemoryFrequencies.remove`: the same upsert with negative amounts (a batch adds up its
+amounts per counter first), then the distinct counters of those that reached 0 (and "users" for
+users whose last login left), then one DELETE of the rows now at 0, so the table only holds live
+counters. A counter that was not there is not pushed below 0 and lowers no distinct counter
+(forgetting more than was recorded cannot happen through `flows/risk_store.py`, which forgets
+exactly the history rows its own DELETE ... RETURNING removed).
+
+Lock order (PostgreSQL): every record and forget upserts the global "n" row first, so all
+writers queue on that one row lock and cannot deadlock on the others.
+
+`clear` + `load` replace every counter by a recount of the history (`tables_from_tallies`), for
+repairs; on PostgreSQL `clear` locks the table against writers until the transaction ends, so
+the recount is exact.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +39,7 @@ from mamori.store import tables as t
 
 GLOBAL = "g"
 SEP = "\x1f"
+CHUNK = 1000  # rows per statement: 3 bind parameters each, far below SQLite's/asyncpg's limits
 
 
 def _scope(user: int) -> str:
@@ -36,6 +54,36 @@ def _distinct_key(level: str) -> str:
     return f"d{SEP}{level}"
 
 
+def _level_of(key: str) -> str:
+    return key.split(SEP, 2)[1]
+
+
+def tables_from_tallies(
+    logins: Mapping[int, int], tallies: Iterable[tuple[int, Level, str, int]]
+) -> dict[str, dict[str, int]]:
+    """Every counter (scope -> key -> count, zeros left out) of a history given as per-user login
+    counts and (user, level, value, logins showing it) tallies: what `record` would have built."""
+    tables: dict[str, dict[str, int]] = {GLOBAL: {}}
+    g = tables[GLOBAL]
+    for user, n in logins.items():
+        if n > 0:
+            tables[_scope(user)] = {"n": n}
+            g["n"] = g.get("n", 0) + n
+            g["users"] = g.get("users", 0) + 1
+    for user, level, value, n in tallies:
+        if n <= 0:
+            continue
+        key, distinct = _count_key(level, value), _distinct_key(level)
+        own = tables.setdefault(_scope(user), {})
+        own[key] = own.get(key, 0) + n
+        if own[key] == n:
+            own[distinct] = own.get(distinct, 0) + 1
+        g[key] = g.get(key, 0) + n
+        if g[key] == n:
+            g[distinct] = g.get(distinct, 0) + 1
+    return {scope: counts for scope, counts in tables.items() if counts}
+
+
 class RiskCounts:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -48,6 +96,12 @@ class RiskCounts:
             index_elements=[c.scope, c.key], set_={"count": c.count + stmt.excluded.count}
         ).returning(c.scope, c.key, c.count)
         return [(str(r[0]), str(r[1]), int(r[2])) for r in await self.conn.execute(upsert)]
+
+    async def _bump_all(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        out: list[tuple[str, str, int]] = []
+        for i in range(0, len(rows), CHUNK):
+            out += await self._bump(rows[i : i + CHUNK])
+        return out
 
     async def record(self, user: int, features: LoginFeatures) -> None:
         """Record one successful login of `user` (its history grows by this login)."""
@@ -99,3 +153,65 @@ class RiskCounts:
             user_counts={(lv, v): get(scope, _count_key(lv, v)) for lv, v in pairs},
             user_distincts={lv: get(scope, _distinct_key(lv)) for lv in LEVELS},
         )
+
+    async def forget(self, user: int, features: LoginFeatures) -> None:
+        """Forget one login recorded by `record` (the inverse of `record`)."""
+        await self.forget_many([(user, features)])
+
+    async def forget_many(self, logins: Iterable[tuple[int, LoginFeatures]]) -> None:
+        """Forget several recorded logins (of any users) at once: the counters they touch are
+        each updated once, by the sum of their decrements."""
+        amounts: Counter[tuple[str, str]] = Counter()
+        for user, features in logins:
+            scope = _scope(user)
+            amounts[GLOBAL, "n"] += 1  # first: the lock every writer takes first
+            amounts[scope, "n"] += 1
+            for level, value in FrequencySnapshot.keys_for(features):
+                key = _count_key(level, value)
+                amounts[GLOBAL, key] += 1
+                amounts[scope, key] += 1
+        if not amounts:
+            return
+        rows = [{"scope": s, "key": k, "count": -n} for (s, k), n in amounts.items()]
+        emptied: list[tuple[str, str]] = []
+        lost: Counter[tuple[str, str]] = Counter()
+        for scope, key, count in await self._bump_all(rows):
+            if count > 0:
+                continue
+            emptied.append((scope, key))
+            if count + amounts[scope, key] <= 0:
+                continue  # was not counted at all: nothing reached 0 now
+            if key == "n" and scope != GLOBAL:
+                lost[GLOBAL, "users"] += 1
+            elif key.startswith("c" + SEP):
+                lost[scope, _distinct_key(_level_of(key))] += 1
+        if lost:
+            distinct_rows = [{"scope": s, "key": k, "count": -n} for (s, k), n in lost.items()]
+            emptied += [(s, k) for s, k, count in await self._bump_all(distinct_rows) if count <= 0]
+        c = t.risk_counts.c
+        for i in range(0, len(emptied), CHUNK):
+            await self.conn.execute(
+                delete(t.risk_counts).where(
+                    tuple_(c.scope, c.key).in_(emptied[i : i + CHUNK]), c.count <= 0
+                )
+            )
+
+    # ---- repair: recount from the history --------------------------------------------------
+
+    async def clear(self) -> None:
+        """Delete every counter. On PostgreSQL the table stays locked against other writers
+        (recording, forgetting) until this transaction ends; on SQLite this first write takes
+        the database's writer lock, with the same effect."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text("LOCK TABLE risk_counts IN SHARE ROW EXCLUSIVE MODE"))
+        await self.conn.execute(delete(t.risk_counts))
+
+    async def load(self, tables: Mapping[str, Mapping[str, int]]) -> None:
+        """Insert counters (scope -> key -> count) into a cleared table."""
+        rows = [
+            {"scope": scope, "key": key, "count": n}
+            for scope, counts in tables.items()
+            for key, n in counts.items()
+        ]
+        for i in range(0, len(rows), CHUNK):
+            await self.conn.execute(t.risk_counts.insert().values(rows[i : i + CHUNK]))

@@ -15,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mamori.store.accounts import Accounts
 from mamori.store.bans import Bans
+from mamori.store.challenges import Challenges
 from mamori.store.devices import Devices
 from mamori.store.engine import create_engine
 from mamori.store.events import Events
+from mamori.store.factors import RecoveryCodes, TotpFactors
 from mamori.store.messages import Codes, Outbox
 from mamori.store.risk_counts import RiskCounts
+from mamori.store.risk_history import RiskHistory
 from mamori.store.sessions import Sessions
 
 
@@ -60,3 +63,7 @@ class Tx:
         self.bans = Bans(conn)
         self.devices = Devices(conn)
         self.risk = RiskCounts(conn)
+        self.risk_history = RiskHistory(conn)
+        self.totp = TotpFactors(conn)
+        self.recovery = RecoveryCodes(conn)
+        self.challenges = Challenges(conn)

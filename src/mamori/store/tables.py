@@ -222,6 +222,8 @@ devices = Table(
     Column("country", String(2), nullable=False, server_default=""),
     Column("as_name", String(128), nullable=False, server_default=""),
     Column("trusted_until", UTCDateTime(), nullable=True),  # "don't ask again on this browser"
+    # bound after a second step without "don't ask again": still a new device to the risk policy
+    Column("ask_again", Boolean(), nullable=False, server_default="0"),
     UniqueConstraint("device_hash", "account_id", name="uq_devices_device_hash_account_id"),
     Index("ix_devices_account_id", "account_id"),
 )

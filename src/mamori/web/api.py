@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from mamori.errors import InputError, NotFound
 from mamori.flows import account as account_flow
+from mamori.flows import challenge as challenge_flow
 from mamori.flows import login as login_flow
 from mamori.flows import signup as signup_flow
 from mamori.models import Account, SecurityEvent
@@ -61,6 +62,18 @@ class LoginIn(_Strict):
     login_id: StrictStr = Field(max_length=256)
     password: StrictStr = Field(max_length=4096)
     remember: StrictBool = False
+
+
+class ChallengeIn(_Strict):
+    challenge_id: StrictStr = Field(min_length=1, max_length=128)
+    method: StrictStr = Field(max_length=16)
+    code: StrictStr = Field(max_length=64)
+    remember_device: StrictBool = False
+
+
+class ResendIn(_Strict):
+    challenge_id: StrictStr = Field(min_length=1, max_length=128)
+    method: StrictStr = Field(default="email", max_length=16)
 
 
 class CodeIn(_Strict):
@@ -142,12 +155,60 @@ async def login(body: LoginIn, request: Request, svc: ServicesDep, client: Clien
         client=client,
         device_cookie=device_cookie_of(request),
     )
+    if isinstance(result, login_flow.ChallengeStarted):
+        return challenge_response(request, result)
+    return logged_in(request, result)
+
+
+def challenge_json(started: login_flow.ChallengeStarted) -> dict[str, Any]:
+    return {
+        "status": "challenge",
+        "challenge_id": started.challenge_id,
+        "methods": list(started.methods),
+        "sent_to": started.sent_to,
+        "expires_in": started.expires_in,
+    }
+
+
+def challenge_response(request: Request, started: login_flow.ChallengeStarted) -> Response:
+    response = JSONResponse(challenge_json(started))
+    set_device_cookie(request, response, started.device_cookie)
+    return response
+
+
+def logged_in(request: Request, result: login_flow.LoginResult) -> Response:
     response = JSONResponse({"status": "ok", "account": account_json(result.account)})
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
     set_device_cookie(request, response, result.device_cookie)
     return response
+
+
+@router.post("/login/challenge")
+async def login_challenge(
+    body: ChallengeIn, request: Request, svc: ServicesDep, client: ClientDep
+) -> Response:
+    """Complete a challenged login with a code (email, sms, totp or recovery)."""
+    result = await login_flow.complete_challenge(
+        svc,
+        challenge_id=body.challenge_id,
+        method=body.method,
+        code=body.code,
+        remember_device=body.remember_device,
+        client=client,
+    )
+    return logged_in(request, result)
+
+
+@router.post("/login/challenge/resend")
+async def login_challenge_resend(
+    body: ResendIn, svc: ServicesDep, client: ClientDep
+) -> dict[str, Any]:
+    started = await challenge_flow.resend(
+        svc, challenge_id=body.challenge_id, method=body.method, client=client
+    )
+    return {"status": "ok", "sent_to": started.sent_to, "expires_in": started.expires_in}
 
 
 @router.post("/logout")
@@ -261,4 +322,3 @@ async def dev_outbox(
             for e in entries
         ]
     }
-

@@ -20,6 +20,7 @@ from mamori.errors import (
     InputError,
     MamoriError,
 )
+from mamori.flows.risk_store import prune_loop
 from mamori.flows.services import Services
 from mamori.netaddr import parse_cidrs
 from mamori.web import admin_api, api, pages
@@ -52,16 +53,25 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if settings.detector_interval_seconds > 0:
-            task = asyncio.create_task(detector_loop(services, settings.detector_interval_seconds))
+            tasks.append(
+                asyncio.create_task(detector_loop(services, settings.detector_interval_seconds))
+            )
+        if settings.risk_prune_interval_seconds > 0:
+            tasks.append(
+                asyncio.create_task(
+                    prune_loop(services.risk, services.clock, settings.risk_prune_interval_seconds)
+                )
+            )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await services.background.drain()  # codes and notices already promised
             await services.defender.counters.close()
             await services.store.dispose()
 

@@ -94,3 +94,30 @@ def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
         httponly=True,
         samesite="lax",
     )
+
+
+def challenge_cookie_name(request: Request) -> str:
+    return "__Host-mamori_challenge" if _secure(request) else "mamori_challenge"
+
+
+def set_challenge_cookie(request: Request, response: Response, challenge_id: str, ttl: int) -> None:
+    """The open login challenge of this browser (kept out of URLs, history and logs)."""
+    response.set_cookie(
+        challenge_cookie_name(request),
+        challenge_id,
+        max_age=ttl,
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_challenge_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        challenge_cookie_name(request),
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )

@@ -13,6 +13,7 @@ from mamori.errors import (
     CodeInvalid,
     Forbidden,
     InputError,
+    LoginDenied,
     MamoriError,
     NotAuthenticated,
     NotFound,
@@ -47,7 +48,7 @@ def status_for(exc: MamoriError) -> int:
         return 503
     if isinstance(exc, Refused):
         return 429
-    if isinstance(exc, (AccountRestricted, Forbidden)):
+    if isinstance(exc, (AccountRestricted, Forbidden, LoginDenied)):
         return 403
     if isinstance(exc, NotAuthenticated):
         return 401

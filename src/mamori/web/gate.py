@@ -21,6 +21,10 @@ GATED = frozenset(
     {
         ("POST", "/api/v1/login"),
         ("POST", "/api/v1/signup"),
+        ("POST", "/api/v1/login/challenge"),
+        ("POST", "/api/v1/login/challenge/resend"),
+        ("POST", "/login/challenge"),
+        ("POST", "/login/challenge/resend"),
         ("POST", "/login"),
         ("POST", "/signup"),
     }

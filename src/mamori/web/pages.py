@@ -9,15 +9,26 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mamori.errors import InputError, MamoriError, NotFound, PasswordRejected, Refused
+from mamori.errors import (
+    ChallengeFailed,
+    InputError,
+    MamoriError,
+    NotFound,
+    PasswordRejected,
+    Refused,
+)
 from mamori.flows import account as account_flow
+from mamori.flows import challenge as challenge_flow
 from mamori.flows import login as login_flow
 from mamori.flows import signup as signup_flow
 from mamori.web import i18n
 from mamori.web.cookies import (
+    challenge_cookie_name,
+    clear_challenge_cookie,
     clear_session_cookie,
     csrf_cookie_name,
     device_cookie_of,
+    set_challenge_cookie,
     set_device_cookie,
     set_session_cookie,
 )
@@ -120,12 +131,103 @@ async def login_submit(request: Request) -> Response:
         if isinstance(exc, Refused):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
+    if isinstance(result, login_flow.ChallengeStarted):
+        response = redirect("/login/challenge")
+        set_challenge_cookie(request, response, result.challenge_id, result.expires_in + 3600)
+        set_device_cookie(request, response, result.device_cookie)
+        return response
+    return _logged_in(request, result)
+
+
+def _logged_in(request: Request, result: login_flow.LoginResult) -> Response:
     response = redirect("/account")
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
     set_device_cookie(request, response, result.device_cookie)
+    clear_challenge_cookie(request, response)
     return response
+
+
+async def _challenge_page(
+    request: Request, *, errors: list[str], status_code: int = 200, notice: str = ""
+) -> Response:
+    svc = services_of(request)
+    challenge_id = request.cookies.get(challenge_cookie_name(request), "")[:128]
+    ch = await challenge_flow.describe(svc, challenge_id) if challenge_id else None
+    if ch is None:
+        response = redirect("/login")
+        clear_challenge_cookie(request, response)
+        return response
+    lang = lang_of(request)
+    where = ch.code_channel or ""
+    return render_page(
+        request,
+        "challenge.html",
+        {
+            "errors": errors,
+            "notice": notice,
+            "methods": ch.methods,
+            "sent_to": where,
+            "where": i18n.t(f"challenge_where_{where}", lang) if where else "",
+            "days": svc.settings.trusted_device_days,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/login/challenge")
+async def challenge_page(request: Request) -> Response:
+    return await _challenge_page(request, errors=[])
+
+
+@router.post("/login/challenge")
+async def challenge_submit(request: Request) -> Response:
+    form = await read_form(request)
+    svc = services_of(request)
+    challenge_id = request.cookies.get(challenge_cookie_name(request), "")[:128]
+    try:
+        result = await login_flow.complete_challenge(
+            svc,
+            challenge_id=challenge_id,
+            method=field(form, "method")[:16],
+            code=field(form, "code")[:64],
+            remember_device=field(form, "remember_device") == "on",
+            client=client_of(request),
+        )
+    except ChallengeFailed as exc:
+        page = render_page(
+            request,
+            "login.html",
+            {"errors": form_errors(request, exc), "login_id": ""},
+            status_code=status_for(exc),
+        )
+        clear_challenge_cookie(request, page)
+        return page
+    except MamoriError as exc:
+        return await _challenge_page(
+            request, errors=form_errors(request, exc), status_code=status_for(exc)
+        )
+    return _logged_in(request, result)
+
+
+@router.post("/login/challenge/resend")
+async def challenge_resend(request: Request) -> Response:
+    form = await read_form(request)
+    svc = services_of(request)
+    challenge_id = request.cookies.get(challenge_cookie_name(request), "")[:128]
+    try:
+        await challenge_flow.resend(
+            svc,
+            challenge_id=challenge_id,
+            method=field(form, "method")[:16] or "email",
+            client=client_of(request),
+        )
+    except MamoriError as exc:
+        return await _challenge_page(
+            request, errors=form_errors(request, exc), status_code=status_for(exc)
+        )
+    return await _challenge_page(request, errors=[], notice=i18n.t("code_sent", lang_of(request)))
 
 
 @router.get("/signup")

@@ -42,6 +42,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("phone_verified_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("devices") as batch:
         batch.add_column(sa.Column("trusted_until", sa.DateTime(), nullable=True))
+        batch.add_column(
+            sa.Column("ask_again", sa.Boolean(), nullable=False, server_default="0")
+        )
 
     op.create_table(
         "totp_factors",
@@ -116,6 +119,7 @@ def downgrade() -> None:
     op.drop_table("recovery_codes")
     op.drop_table("totp_factors")
     with op.batch_alter_table("devices") as batch:
+        batch.drop_column("ask_again")
         batch.drop_column("trusted_until")
     with op.batch_alter_table("accounts") as batch:
         batch.drop_column("phone_verified_at")
