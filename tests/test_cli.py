@@ -69,7 +69,15 @@ def test_migrate_add_show_list(env: dict[str, str]) -> None:
     assert "signup" in r.stdout
     r = run(["users", "list"], env)
     assert "1 accounts in all" in r.stdout
+    assert "new_devices" in r.stdout
     assert run(["users", "show", "ghost"], env).returncode == 1
+    r = run(["users", "require-two-step", "cli-user", "--reason", "leaked list"], env)
+    assert r.returncode == 0, r.stderr
+    r = run(["users", "show", "cli-user"], env)
+    assert "required next login" in r.stdout
+    assert "two_step_required" in r.stdout
+    assert run(["users", "require-two-step", "cli-user", "--off"], env).returncode == 0
+    assert "required next login" not in run(["users", "show", "cli-user"], env).stdout
 
 
 def test_check(env: dict[str, str]) -> None:

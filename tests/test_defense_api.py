@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from mamori.clock import FixedClock
 from mamori.flows.services import Services
 from mamori.geo import GeoInfo, StaticGeoResolver
+from mamori.notify import MemoryNotifier
 from tests.conftest import PASSWORD, clean, client_for, make_services, signup
 
 TOKEN = "operator-token-" + "z" * 32
@@ -212,6 +214,36 @@ async def test_restriction_is_distinct_from_a_lock(web: httpx.AsyncClient, svc: 
     r = await web.post("/api/v1/admin/accounts/bad-actor/unrestrict", json={}, headers=auth)
     assert r.status_code == 200
     assert (await login(web, "bad-actor", PASSWORD, "203.0.113.9")).status_code == 200
+
+
+async def test_operator_requires_the_second_step(web: httpx.AsyncClient, svc: Services) -> None:
+    """Even with two-step off and from the owner's own browser, the flag makes the next login
+    pass the second step; passing it clears the flag."""
+    await make_account(web, "flagged")
+    assert (await login(web, "flagged", PASSWORD, "203.0.113.9")).json()["status"] == "ok"
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    r = await web.post(
+        "/api/v1/admin/accounts/flagged/require-two-step",
+        json={"reason": "in a leaked list"},
+        headers=auth,
+    )
+    assert r.status_code == 200 and r.json()["two_step_required"] is True
+    body = (await login(web, "flagged", PASSWORD, "203.0.113.9")).json()
+    assert body["status"] == "challenge"
+    await svc.background.drain()
+    assert isinstance(svc.notifier, MemoryNotifier)
+    (message,) = [m for m in svc.notifier.sent if m.kind == "login_code"]
+    code = re.findall(r"(?<!\d)\d{6}(?!\d)", message.body)[0]
+    r = await web.post(
+        "/api/v1/login/challenge",
+        json={"challenge_id": body["challenge_id"], "method": "email", "code": code},
+        headers=xff("203.0.113.9"),
+    )
+    assert r.status_code == 200, r.text
+    assert (await login(web, "flagged", PASSWORD, "203.0.113.9")).json()["status"] == "ok"
+    async with svc.store.begin() as tx:
+        events = await tx.events.for_account(1, types=["two_step_required"])
+    assert events[0].details["by"] and events[0].reason == "in a leaked list"
 
 
 async def test_operator_bans_api(web: httpx.AsyncClient, svc: Services) -> None:

@@ -100,14 +100,12 @@ def assert_session_cookie(ctx: BrowserContext) -> None:
     assert cookie.get("value")
 
 
-def code_from_outbox(ctx: BrowserContext, email: str) -> str:
+def code_from_outbox(ctx: BrowserContext, email: str, kind: str = "verify_email") -> str:
     """Open the dev outbox in a second tab and read the 6-digit code sent to `email`."""
     outbox = ctx.new_page()
     try:
         outbox.goto("/dev/outbox")
-        message = outbox.locator(
-            f'article.message[data-kind="verify_email"][data-to="{email}"]'
-        ).first
+        message = outbox.locator(f'article.message[data-kind="{kind}"][data-to="{email}"]').first
         expect(message).to_be_visible()
         body = message.locator("pre").inner_text()
     finally:
@@ -210,3 +208,62 @@ def test_signup_verify_login_history_logout(
     assert path_of(page) == "/login"
     assert urlsplit(page.url).query == "next=/account"
     expect(page.locator("h1")).to_have_text("Log in")  # the language choice stuck
+
+
+def test_new_browser_is_challenged_then_trusted(
+    browser: Browser, context: BrowserContext, live_server: LiveServer
+) -> None:
+    """A new browser: challenged after the password, the code from the outbox, "don't ask
+    again", and the next login from that browser goes straight through."""
+    login_id = "e2e_" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+    email = f"{login_id}@example.com"
+    password = f"Kettle {secrets.token_hex(5)} by the northern gate"
+    # Her first browser signs up and logs in once: she has a login history.
+    api = context.request
+    r = api.post(
+        "/api/v1/signup",
+        data={"login_id": login_id, "email": email, "password": password, "language": "en"},
+    )
+    assert r.status == 201, r.text()
+    r = api.post("/api/v1/login", data={"login_id": login_id, "password": password})
+    assert r.json()["status"] == "ok", r.text()
+
+    # A second browser (no cookies): the password is not enough.
+    other = browser.new_context(base_url=live_server.base_url, locale="en-US")
+    other.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = other.new_page()
+        page.goto("/login")
+        page.fill("#login_id", login_id)
+        page.fill("#password", password)
+        page.click("#submit")
+        expect(page).to_have_url(re.compile(r"/login/challenge$"))
+        expect(page.locator("h1")).to_have_text("Confirm it's you")
+        expect(page.locator("#challenge-intro")).to_contain_text("registered email address")
+        expect(page.locator("#method-email")).to_be_checked()
+        assert SESSION_COOKIE not in {c.get("name") for c in other.cookies()}
+
+        # A wrong code first: an error, still on the challenge page.
+        code = code_from_outbox(other, email, kind="login_code")
+        page.fill("#code", f"{(int(code) + 1) % 1_000_000:06d}")
+        page.click("#verify")
+        expect(page.locator("#errors")).to_contain_text("The code is wrong or has expired.")
+        assert path_of(page) == "/login/challenge"
+
+        # The right code, with "don't ask again on this browser".
+        page.fill("#code", code)
+        page.check("#remember_device")
+        page.click("#verify")
+        expect(page).to_have_url(re.compile(r"/account$"))
+        assert_session_cookie(other)
+
+        # Log out and in again from this browser: no challenge this time.
+        page.click("#logout")
+        expect(page).to_have_url(re.compile(r"/login$"))
+        page.fill("#login_id", login_id)
+        page.fill("#password", password)
+        page.click("#submit")
+        expect(page).to_have_url(re.compile(r"/account$"))
+        assert_session_cookie(other)
+    finally:
+        other.close()

@@ -115,14 +115,15 @@ def _run(action: Callable[[Services], Awaitable[None]]) -> None:
 
 
 def _account_table(accounts: list[Account]) -> Table:
-    table = Table("id", "login_id", "email", "verified", "phone", "created")
+    table = Table("id", "login_id", "email", "verified", "phone", "two-step", "created")
     for a in accounts:
         table.add_row(
             str(a.id),
             a.login_id,
             a.email,
             "yes" if a.email_verified else "no",
-            a.phone or "",
+            (a.phone or "") + (" (verified)" if a.phone_verified else ""),
+            a.two_step_mode + (", required next login" if a.two_step_forced else ""),
             a.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     return table
@@ -220,6 +221,23 @@ def users_unrestrict(login_id: str) -> None:
     async def go(svc: Services) -> None:
         await operator.unrestrict(svc, login_id=login_id, actor=CLI_CLIENT, by=_who())
         console.print(f"restriction lifted for {login_id}")
+
+    _run(go)
+
+
+@users.command("require-two-step")
+def users_require_two_step(
+    login_id: str,
+    off: Annotated[bool, typer.Option("--off", help="clear the requirement")] = False,
+    reason: Annotated[str, typer.Option(help="why (shown to operators)")] = "",
+) -> None:
+    """Require the second step at this account's next login, from any browser."""
+
+    async def go(svc: Services) -> None:
+        await operator.require_two_step(
+            svc, login_id=login_id, required=not off, reason=reason, actor=CLI_CLIENT, by=_who()
+        )
+        console.print(f"two-step {'no longer ' if off else ''}required for {login_id}")
 
     _run(go)
 

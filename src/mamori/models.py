@@ -41,6 +41,7 @@ class EventType(StrEnum):
     PHONE_CODE_SENT = "phone_code_sent"
     PHONE_VERIFIED = "phone_verified"
     PHONE_REMOVED = "phone_removed"
+    TWO_STEP_REQUIRED = "two_step_required"
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,9 @@ class SecretBox:
         try:
             plain = self._aead.decrypt(nonce, sealed, context.encode("utf-8"))
         except InvalidTag:
-            raise SecretBoxError("sealed value does not open (wrong key, context or data)") from None
+            raise SecretBoxError(
+                "sealed value does not open (wrong key, context or data)"
+            ) from None
         try:
             return plain.decode("utf-8")
         except UnicodeDecodeError:

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any
 
 import segno
 
@@ -66,7 +66,6 @@ from mamori.store import Tx
 from mamori.store.factors import TotpFactor
 
 log = logging.getLogger("mamori.factors")
-T = TypeVar("T")
 
 MODES = ("off", "new_devices", "every_login")  # in order of strictness
 VERIFY_PHONE = "verify_phone"
@@ -110,8 +109,27 @@ def _context(account_id: int) -> str:
     return f"totp:{account_id}"
 
 
-def _event_args(account: Account, client: ClientContext, now: datetime) -> dict[str, object]:
-    return {"at": now, "client": client, "account_id": account.id, "login_id": account.login_id}
+async def _record(
+    tx: Tx,
+    *,
+    at: datetime,
+    type: EventType,
+    account: Account,
+    client: ClientContext,
+    result: str,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    await tx.events.add(
+        at=at,
+        type=type,
+        client=client,
+        result=result,
+        reason=reason,
+        account_id=account.id,
+        login_id=account.login_id,
+        details=details,
+    )
 
 
 def _location(client: ClientContext) -> str:
@@ -168,12 +186,15 @@ async def check_totp(
             return True, None
     elif not result.replay:
         return False, None
-    await tx.events.add(
+    await _record(
+        tx,
+        at=now,
+        account=account,
+        client=client,
         type=EventType.TOTP_REPLAY,
         result="fail",
         reason="replay",
         details={"step": result.step},
-        **_event_args(account, client, now),  # type: ignore[arg-type]
     )
     notice = render(
         "totp_replay",
@@ -208,11 +229,14 @@ async def use_recovery_code(
     if not await tx.recovery.mark_used(code_id, now=now):
         return False
     remaining = await tx.recovery.count_unused(account.id)
-    await tx.events.add(
+    await _record(
+        tx,
+        at=now,
+        account=account,
+        client=client,
         type=EventType.RECOVERY_CODE_USED,
         result="ok",
         details={"remaining": remaining},
-        **_event_args(account, client, now),  # type: ignore[arg-type]
     )
     return True
 
@@ -226,11 +250,14 @@ async def trust_device(
     until = now + timedelta(days=svc.settings.trusted_device_days)
     if not await tx.devices.trust(device_id=device_id, account_id=account.id, until=until):
         return None
-    await tx.events.add(
+    await _record(
+        tx,
+        at=now,
+        account=account,
+        client=client,
         type=EventType.DEVICE_TRUSTED,
         result="ok",
         details={"device_id": device_id, "until": until.isoformat()},
-        **_event_args(account, client, now),  # type: ignore[arg-type]
     )
     return until
 
@@ -274,8 +301,8 @@ async def _reauthenticated(
     code: str | None,
     client: ClientContext,
     event: EventType,
-    change: Callable[[Tx], Awaitable[T]],
-) -> T:
+    change: Callable[[Tx], Awaitable[None]],
+) -> None:
     """Check the password, then (in the change's transaction) the second factor; apply `change`
     only when both pass. Failures are recorded as `event` with result "fail"."""
     if not password:
@@ -283,32 +310,34 @@ async def _reauthenticated(
     await _reserve_reauth(svc, account)
     if not await svc.verify_password(stored_hash=account.password_hash, password=password):
         async with svc.store.begin() as tx:
-            await tx.events.add(
+            await _record(
+                tx,
+                at=svc.clock.now(),
+                account=account,
+                client=client,
                 type=event,
                 result="fail",
                 reason="wrong_password",
-                **_event_args(account, client, svc.clock.now()),  # type: ignore[arg-type]
             )
         raise InvalidCredentials("the password is incorrect")
-    ok: bool
-    notice: Message | None
-    result: T | None = None
     async with svc.store.begin() as tx:
         ok, notice = await _second_factor(svc, tx, account=account, code=code or "", client=client)
         if ok:
-            result = await change(tx)
+            await change(tx)
         else:
-            await tx.events.add(
+            await _record(
+                tx,
+                at=svc.clock.now(),
+                account=account,
+                client=client,
                 type=event,
                 result="fail",
                 reason="totp_replay" if notice is not None else "wrong_code",
-                **_event_args(account, client, svc.clock.now()),  # type: ignore[arg-type]
             )
     if notice is not None:
         await svc.notifier.send(notice)
     if not ok:
         raise CodeInvalid("the second-factor code is wrong or was used before")
-    return result  # type: ignore[return-value]
 
 
 async def _reauth_kind(tx: Tx, account_id: int) -> str:
@@ -405,11 +434,14 @@ async def confirm_totp(
                 factor_id=factor.id, account_id=account.id, now=now, step=result.step
             )
         )
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.TOTP_ENROLLED,
             result="ok" if confirmed else "fail",
             reason="" if confirmed else "wrong_code",
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )
     if not confirmed:
         raise CodeInvalid("the code is wrong")
@@ -431,11 +463,14 @@ async def remove_totp(
 
     async def change(tx: Tx) -> None:
         await tx.totp.delete(account.id)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=svc.clock.now(),
+            account=account,
+            client=client,
             type=EventType.TOTP_REMOVED,
             result="ok",
             details={"was_confirmed": factor.confirmed},
-            **_event_args(account, client, svc.clock.now()),  # type: ignore[arg-type]
         )
 
     if not factor.confirmed:  # an unfinished enrollment protects nothing: cancel it freely
@@ -468,22 +503,28 @@ async def regenerate_recovery_codes(
     now = svc.clock.now()
     if not await svc.verify_password(stored_hash=account.password_hash, password=password):
         async with svc.store.begin() as tx:
-            await tx.events.add(
+            await _record(
+                tx,
+                at=now,
+                account=account,
+                client=client,
                 type=EventType.RECOVERY_CODES_GENERATED,
                 result="fail",
                 reason="wrong_password",
-                **_event_args(account, client, now),  # type: ignore[arg-type]
             )
         raise InvalidCredentials("the password is incorrect")
     codes = new_recovery_codes(RECOVERY_CODE_COUNT)
     hashes = [hash_recovery_code(key=svc.code_key, code=c) for c in codes]
     async with svc.store.begin() as tx:
         await tx.recovery.replace_all(account.id, hashes, now=now)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.RECOVERY_CODES_GENERATED,
             result="ok",
             details={"count": len(codes)},
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )
     return codes
 
@@ -538,11 +579,14 @@ async def start_phone_verification(
             now=now,
             expires_at=now + timedelta(minutes=minutes),
         )
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.PHONE_CODE_SENT,
             result="ok",
             details={"phone": _mask_phone(number)},
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )
     await svc.notifier.send(
         render(
@@ -584,22 +628,28 @@ async def confirm_phone(
             and await tx.codes.consume(row.id, now=now)
         ):
             await tx.accounts.set_phone(account.id, phone=row.target, verified_at=now)
-            await tx.events.add(
+            await _record(
+                tx,
+                at=now,
+                account=account,
+                client=client,
                 type=EventType.PHONE_VERIFIED,
                 result="ok",
                 details={"phone": _mask_phone(row.target)},
-                **_event_args(account, client, now),  # type: ignore[arg-type]
             )
             return str(row.target)
     # a wrong try is counted in its own transaction so the failure cannot roll it back
     async with svc.store.begin() as tx:
         if row is not None:
             await tx.codes.add_attempt(row.id)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.PHONE_VERIFIED,
             result="fail",
             reason="expired" if row is not None and row.expires_at <= now else "wrong_code",
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )
     raise CodeInvalid("the code is wrong or expired")
 
@@ -619,11 +669,14 @@ async def remove_phone(
 
     async def change(tx: Tx) -> None:
         await tx.accounts.set_phone(account.id, phone=None, verified_at=None)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=svc.clock.now(),
+            account=account,
+            client=client,
             type=EventType.PHONE_REMOVED,
             result="ok",
             details={"phone": _mask_phone(account.phone or ""), "verified": account.phone_verified},
-            **_event_args(account, client, svc.clock.now()),  # type: ignore[arg-type]
         )
 
     if not account.phone_verified:
@@ -668,11 +721,14 @@ async def set_two_step_mode(
 
     async def change(tx: Tx) -> None:
         await tx.accounts.set_two_step_mode(account.id, mode)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=svc.clock.now(),
+            account=account,
+            client=client,
             type=EventType.TWO_STEP_MODE_CHANGED,
             result="ok",
             details={"from": old, "to": mode},
-            **_event_args(account, client, svc.clock.now()),  # type: ignore[arg-type]
         )
 
     if MODES.index(mode) > MODES.index(old):
@@ -710,11 +766,14 @@ async def untrust_device(
         if device is None:
             raise NotFound("device")
         await tx.devices.trust(device_id=device_id, account_id=account.id, until=None)
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.DEVICE_TRUSTED,
             result="revoked",
             details={"device_id": device_id, "browser": device.browser, "os": device.os},
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )
 
 
@@ -730,9 +789,12 @@ async def forget_device(
             device_id=device_id, account_id=account.id
         ):
             raise NotFound("device")
-        await tx.events.add(
+        await _record(
+            tx,
+            at=now,
+            account=account,
+            client=client,
             type=EventType.DEVICE_FORGOTTEN,
             result="ok",
             details={"device_id": device_id, "browser": device.browser, "os": device.os},
-            **_event_args(account, client, now),  # type: ignore[arg-type]
         )

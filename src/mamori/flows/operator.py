@@ -67,6 +67,30 @@ async def unrestrict(svc: Services, *, login_id: str, actor: ClientContext, by: 
     return updated
 
 
+async def require_two_step(
+    svc: Services, *, login_id: str, required: bool, reason: str, actor: ClientContext, by: str
+) -> Account:
+    """Flag an account so its next login needs the second step from every browser, trusted
+    ones included (cleared when the owner passes it), or clear the flag."""
+    account = await find_account(svc, login_id)
+    now = svc.clock.now()
+    async with svc.store.begin() as tx:
+        await tx.accounts.set_two_step_forced(account.id, required)
+        await tx.events.add(
+            at=now,
+            type=EventType.TWO_STEP_REQUIRED,
+            client=actor,
+            result="on" if required else "off",
+            reason=reason.strip()[:64],
+            account_id=account.id,
+            login_id=account.login_id,
+            details={"by": by, "required": required, "reason": reason.strip()},
+        )
+        updated = await tx.accounts.get(account.id)
+    assert updated is not None
+    return updated
+
+
 async def unlock(svc: Services, *, login_id: str, actor: ClientContext, by: str) -> None:
     """Lift a temporary lock on a login ID (works for IDs without an account too)."""
     key = login_key(login_id)

@@ -8,7 +8,7 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.requests import Request
 
 from mamori.errors import Forbidden
@@ -108,6 +108,23 @@ async def unrestrict(
 ) -> dict[str, Any]:
     account = await operator.unrestrict(svc, login_id=login_id, actor=client, by=by)
     return {"status": "ok", "restricted": account.restricted}
+
+
+class TwoStepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    required: StrictBool = True
+    reason: StrictStr = Field(default="", max_length=255)
+
+
+@router.post("/accounts/{login_id}/require-two-step")
+async def require_two_step(
+    login_id: str, body: TwoStepIn, svc: ServicesDep, client: ClientDep, by: Operator
+) -> dict[str, Any]:
+    """The next login of this account needs the second step, from any browser."""
+    account = await operator.require_two_step(
+        svc, login_id=login_id, required=body.required, reason=body.reason, actor=client, by=by
+    )
+    return {"status": "ok", "two_step_required": account.two_step_forced}
 
 
 @router.post("/accounts/{login_id}/unlock")

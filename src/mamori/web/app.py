@@ -23,7 +23,7 @@ from mamori.errors import (
 from mamori.flows.risk_store import prune_loop
 from mamori.flows.services import Services
 from mamori.netaddr import parse_cidrs
-from mamori.web import admin_api, api, pages
+from mamori.web import admin_api, api, pages, security_api, security_pages
 from mamori.web.errors import error_response, status_for
 from mamori.web.gate import BanGate
 from mamori.web.security import SecurityMiddleware
@@ -125,8 +125,10 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(Exception, on_unexpected)
 
     app.include_router(api.router)
+    app.include_router(security_api.router)
     app.include_router(admin_api.router)
     app.include_router(pages.router)
+    app.include_router(security_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

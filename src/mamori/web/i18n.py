@@ -110,6 +110,137 @@ _T: dict[str, tuple[str, str]] = {
         "当社がコードを電話やメールで尋ねることはありません。誰にも教えないでください。",
         "We will never ask you for this code by phone or email. Never share it.",
     ),
+    # account security settings (two-step)
+    "sec_title": ("セキュリティ設定", "Security settings"),
+    "sec_intro": (
+        "ログイン時の本人確認（2段階認証）の方法と、ログインに使った端末を管理します。",
+        "Choose how we confirm it's you when you log in, and manage the browsers you use.",
+    ),
+    "sec_methods": ("使える確認方法", "Ways to confirm it's you"),
+    "sec_on": ("設定済み", "On"),
+    "sec_off": ("未設定", "Off"),
+    "sec_mode": ("2段階認証", "Two-step verification"),
+    "sec_mode_off": ("使わない（パスワードのみ）", "Off (password only)"),
+    "sec_mode_new_devices": (
+        "新しい端末やいつもと違う環境からのログイン時に確認する",
+        "Ask when I log in from a new browser or an unusual place",
+    ),
+    "sec_mode_every_login": ("毎回のログインで確認する", "Ask at every login"),
+    "sec_mode_forced": (
+        "このアカウントでは、管理者の設定により2段階認証が必須です。",
+        "Your administrator requires two-step verification for this account.",
+    ),
+    "sec_reauth_hint_totp": (
+        "確認を弱める・解除するときは、パスワードと認証アプリのコード"
+        "（またはリカバリーコード）が必要です。",
+        "Weakening or removing protection needs your password and a code from your "
+        "authenticator app (or a recovery code).",
+    ),
+    "sec_reauth_hint_recovery": (
+        "確認を弱める・解除するときは、パスワードとリカバリーコードが必要です。",
+        "Weakening or removing protection needs your password and a recovery code.",
+    ),
+    "sec_reauth_hint_none": (
+        "確認を弱める・解除するときは、パスワードが必要です。",
+        "Weakening or removing protection needs your password.",
+    ),
+    "sec_reauth_code_totp": (
+        "認証アプリのコードまたはリカバリーコード",
+        "Authenticator code or recovery code",
+    ),
+    "sec_reauth_code_recovery": ("リカバリーコード", "Recovery code"),
+    "sec_totp": ("認証アプリ", "Authenticator app"),
+    "sec_totp_intro": (
+        "Google Authenticator や Microsoft Authenticator などのアプリに表示される6桁のコードで"
+        "本人確認します。",
+        "Confirm it's you with the 6-digit code shown by an app such as Google Authenticator "
+        "or Microsoft Authenticator.",
+    ),
+    "sec_totp_start": ("認証アプリを設定する", "Set up an authenticator app"),
+    "sec_totp_scan": (
+        "認証アプリでQRコードを読み取るか、下のキーを手入力してください。",
+        "Scan the QR code with your app, or type in the key below.",
+    ),
+    "sec_totp_key": ("手入力用のキー", "Key for manual entry"),
+    "sec_totp_confirm": (
+        "アプリに表示された6桁のコードを入力して設定を完了してください",
+        "Enter the 6-digit code your app shows to finish",
+    ),
+    "sec_totp_cancel": ("設定をやめる", "Cancel setup"),
+    "sec_totp_remove": ("認証アプリを解除する", "Remove the authenticator app"),
+    "sec_recovery": ("リカバリーコード", "Recovery codes"),
+    "sec_recovery_intro": (
+        "認証アプリやスマートフォンが使えないときに、1回だけ使えるコードです。"
+        "印刷するなどして安全な場所に保管してください。",
+        "Single-use codes for when you cannot use your authenticator app or phone. "
+        "Print them or keep them somewhere safe.",
+    ),
+    "sec_recovery_remaining": ("未使用のコード：{n}個", "Unused codes: {n}"),
+    "sec_recovery_generate": ("新しいリカバリーコードを作成する", "Generate new recovery codes"),
+    "sec_recovery_generate_hint": (
+        "新しく作成すると、今までのコードはすべて使えなくなります。",
+        "New codes replace all of your current ones, which stop working.",
+    ),
+    "sec_recovery_show_once": (
+        "これらのコードが表示されるのは今回だけです。今すぐ印刷するか、安全な場所に保存して"
+        "ください。",
+        "These codes are shown only this once. Print them or save them somewhere safe now.",
+    ),
+    "sec_recovery_how": (
+        "各コードは1回だけ使えます。ログインの確認で「リカバリーコード」を選んで入力してください。",
+        "Each code works once. At the login check, choose “A recovery code” and enter one.",
+    ),
+    "sec_recovery_saved": ("保存しました", "I have saved them"),
+    "sec_phone": ("電話番号（SMS）", "Phone (SMS)"),
+    "sec_phone_intro": (
+        "確認済みの電話番号があれば、ログインの確認コードをSMSでも受け取れます。",
+        "With a verified phone number you can also get login codes by SMS.",
+    ),
+    "sec_phone_number": ("電話番号", "Phone number"),
+    "sec_phone_send": ("確認コードを送る", "Send a code"),
+    "sec_phone_sent": (
+        "{phone} にSMSで確認コードを送りました。届いたコードを入力してください。",
+        "We sent a code by SMS to {phone}. Enter it below.",
+    ),
+    "sec_phone_remove": ("電話番号を削除する", "Remove the phone number"),
+    "sec_devices": ("ログインに使った端末", "Your browsers and devices"),
+    "sec_devices_intro": (
+        "「次回から確認しない」を選んだ端末では、{days}日間、2段階認証を省略します。"
+        "心当たりのない端末は削除してください。",
+        "Browsers where you chose “Don't ask again” skip the second step for {days} days. "
+        "Forget any you don't recognize.",
+    ),
+    "sec_last_seen": ("最終利用", "Last used"),
+    "sec_trusted": ("確認の省略", "Skips the check"),
+    "sec_trusted_until": ("{date}まで", "until {date}"),
+    "sec_device_untrust": ("省略をやめる", "Stop skipping"),
+    "sec_device_forget": ("削除する", "Forget"),
+    "sec_no_devices": ("記録された端末はありません。", "No browsers recorded yet."),
+    "sec_done_mode": ("2段階認証の設定を保存しました。", "Two-step verification setting saved."),
+    "sec_done_totp_enrolled": ("認証アプリを設定しました。", "Your authenticator app is set up."),
+    "sec_done_totp_removed": ("認証アプリを解除しました。", "The authenticator app was removed."),
+    "sec_done_phone_sent": ("確認コードをSMSで送りました。", "We sent a code by SMS."),
+    "sec_done_phone_verified": ("電話番号を確認しました。", "Your phone number is verified."),
+    "sec_done_phone_removed": ("電話番号を削除しました。", "The phone number was removed."),
+    "sec_done_device_untrusted": (
+        "この端末でも次回から確認を行います。",
+        "That browser will be asked again.",
+    ),
+    "sec_done_device_forgotten": ("端末を削除しました。", "The browser was forgotten."),
+    "err_totp_already_enrolled": (
+        "認証アプリはすでに設定されています。",
+        "An authenticator app is already set up.",
+    ),
+    "err_phone_already_verified": (
+        "確認済みの電話番号があります。変更するには、先に今の番号を削除してください。",
+        "You already have a verified phone number. Remove it first to use another.",
+    ),
+    "err_password_required": ("パスワードを入力してください。", "Please enter your password."),
+    "err_two_step_required": (
+        "このアカウントでは2段階認証をオフにできません。",
+        "Two-step verification cannot be turned off for this account.",
+    ),
+    "err_invalid_mode": ("設定の値が正しくありません。", "That setting is not valid."),
     # -- security settings (two-step): add new keys above this line --
     # error codes
     "err_challenge_failed": (
