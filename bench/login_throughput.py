@@ -11,7 +11,8 @@ it runs on are shared and noisy, and exits 0 whether or not the goal is met.
    nothing but the hash cost anything.
 2. The server: a fresh SQLite database in a temporary folder, `mamori migrate`, 1,000 accounts
    written straight into it (one password hashed once and its hash reused: verifying costs the same
-   whichever account it belongs to), then `mamori serve --workers 2` in its own process group.
+   whichever account it belongs to; two-step verification off, since this measures password
+   logins and the client keeps no device cookie), then `mamori serve --workers 2` in its own process group.
 3. The client: a separate process with httpx (async, keep-alive, `--connections` connections)
    posting successful logins for random accounts to `POST /api/v1/login`; after `--warmup`
    seconds it counts, for `--seconds`, the 200 responses and the errors that complete in the
@@ -217,6 +218,8 @@ async def drive_logins(
                     response = await client.post(LOGIN_PATH, content=body)
                     if response.status_code != 200:
                         kind = f"HTTP {response.status_code}"
+                    elif b'"status":"ok"' not in response.content:
+                        kind = "not logged in"
                 except httpx.HTTPError as exc:
                     kind = type(exc).__name__
                 t1 = time.monotonic()
@@ -358,6 +361,8 @@ async def seed_accounts(database_url: str, count: int, password_hash: str) -> li
                     password_hash=password_hash,
                     language="en",
                     now=now,
+                    # password logins are measured here; challenged logins are not sessions
+                    two_step_mode="off",
                 )
                 login_ids.append(login_id)
     finally:
