@@ -502,8 +502,9 @@ async def test_another_accounts_device_is_not_found(
     for action in ("forget", "untrust"):
         r = await client.post(f"{API}/devices/{bob_device}/{action}", json={})
         assert r.status_code == 404
+    bob = await account_of(services, "bob")
     async with services.store.begin() as tx:
-        assert len(await tx.devices.for_account((await tx.accounts.by_login_key("bob")).id)) == 1  # type: ignore[union-attr]
+        assert len(await tx.devices.for_account(bob.id)) == 1
 
 
 # -- login methods --------------------------------------------------------------------------
