@@ -12,7 +12,8 @@ it runs on are shared and noisy, and exits 0 whether or not the goal is met.
 2. The server: a fresh SQLite database in a temporary folder, `mamori migrate`, 1,000 accounts
    written straight into it (one password hashed once and its hash reused: verifying costs the same
    whichever account it belongs to; two-step verification off, since this measures password
-   logins and the client keeps no device cookie), then `mamori serve --workers 2` in its own process group.
+   logins and the client keeps no device cookie), then `mamori serve --workers 2` in its own
+   process group.
 3. The client: a separate process with httpx (async, keep-alive, `--connections` connections)
    posting successful logins for random accounts to `POST /api/v1/login`; after `--warmup`
    seconds it counts, for `--seconds`, the 200 responses and the errors that complete in the
