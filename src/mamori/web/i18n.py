@@ -95,6 +95,12 @@ _T: dict[str, tuple[str, str]] = {
         "If no code arrives within a minute, the password may have been wrong: start again "
         "from the login page.",
     ),
+    "challenge_intro_app": (
+        "いつもと違う環境からのログインのため、本人確認をお願いしています。"
+        "認証アプリのコードを入力するか、ほかの方法を選んでください。",
+        "This login looks new, so we need to confirm it's you. Enter the code from your "
+        "authenticator app, or choose another way.",
+    ),
     "challenge_where_email": ("登録メールアドレス", "your registered email address"),
     "challenge_where_sms": ("登録電話番号（SMS）", "your registered phone (SMS)"),
     "method_email": ("メールで届いたコード", "Code sent by email"),
