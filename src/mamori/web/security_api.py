@@ -26,7 +26,7 @@ from pydantic import Field, StrictStr
 from starlette.requests import Request
 
 from mamori.devices import device_hash_from_cookie
-from mamori.flows import factors
+from mamori.flows import phone, security_settings
 from mamori.models import Device
 from mamori.web.api import _Strict, guard_unsafe
 from mamori.web.cookies import device_cookie_of
@@ -94,13 +94,13 @@ def current_device_hash(request: Request, secret_key: str) -> str | None:
 
 @router.get("")
 async def overview(request: Request, svc: ServicesDep, auth: AuthDep) -> dict[str, Any]:
-    o = await factors.overview(svc, auth=auth)
+    o = await security_settings.overview(svc, auth=auth)
     now = svc.clock.now()
     current = current_device_hash(request, svc.settings.secret_key)
     return {
         "mode": o.account.two_step_mode,
         "forced": o.account.two_step_forced,
-        "modes": list(factors.MODES),
+        "modes": list(security_settings.MODES),
         "totp": {"enrolled": o.totp_enrolled, "pending": o.totp_pending},
         "phone": {
             "number": o.account.phone,
@@ -119,7 +119,7 @@ async def overview(request: Request, svc: ServicesDep, auth: AuthDep) -> dict[st
 async def set_mode(
     body: ModeIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    mode = await factors.set_two_step_mode(
+    mode = await security_settings.set_two_step_mode(
         svc, auth=auth, mode=body.mode, password=body.password, code=body.code, client=client
     )
     return {"status": "ok", "mode": mode}
@@ -129,7 +129,7 @@ async def set_mode(
 async def start_totp(
     svc: ServicesDep, auth: AuthDep, client: ClientDep, _body: EmptyIn | None = None
 ) -> dict[str, Any]:
-    enrollment = await factors.start_totp_enrollment(svc, auth=auth, client=client)
+    enrollment = await security_settings.start_totp_enrollment(svc, auth=auth, client=client)
     return {
         "status": "pending",
         "secret": enrollment.secret,
@@ -142,7 +142,7 @@ async def start_totp(
 async def confirm_totp(
     body: CodeIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    await factors.confirm_totp(svc, auth=auth, code=body.code, client=client)
+    await security_settings.confirm_totp(svc, auth=auth, code=body.code, client=client)
     return {"status": "ok", "totp": {"enrolled": True}}
 
 
@@ -150,7 +150,9 @@ async def confirm_totp(
 async def remove_totp(
     body: ReauthIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    await factors.remove_totp(svc, auth=auth, password=body.password, code=body.code, client=client)
+    await security_settings.remove_totp(
+        svc, auth=auth, password=body.password, code=body.code, client=client
+    )
     return {"status": "ok", "totp": {"enrolled": False}}
 
 
@@ -158,7 +160,7 @@ async def remove_totp(
 async def regenerate_recovery_codes(
     body: PasswordIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    codes = await factors.regenerate_recovery_codes(
+    codes = await security_settings.regenerate_recovery_codes(
         svc, auth=auth, password=body.password, client=client
     )
     return {"status": "ok", "codes": codes}
@@ -168,7 +170,7 @@ async def regenerate_recovery_codes(
 async def start_phone(
     body: PhoneIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    number = await factors.start_phone_verification(svc, auth=auth, phone=body.phone, client=client)
+    number = await phone.start_phone_verification(svc, auth=auth, phone=body.phone, client=client)
     return {"status": "code_sent", "phone": number}
 
 
@@ -176,7 +178,7 @@ async def start_phone(
 async def confirm_phone(
     body: CodeIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    number = await factors.confirm_phone(svc, auth=auth, code=body.code, client=client)
+    number = await phone.confirm_phone(svc, auth=auth, code=body.code, client=client)
     return {"status": "ok", "phone": {"number": number, "verified": True}}
 
 
@@ -184,9 +186,7 @@ async def confirm_phone(
 async def remove_phone(
     body: ReauthIn, svc: ServicesDep, auth: AuthDep, client: ClientDep
 ) -> dict[str, Any]:
-    await factors.remove_phone(
-        svc, auth=auth, password=body.password, code=body.code, client=client
-    )
+    await phone.remove_phone(svc, auth=auth, password=body.password, code=body.code, client=client)
     return {"status": "ok", "phone": {"number": None, "verified": False}}
 
 
@@ -198,7 +198,7 @@ async def untrust_device(
     client: ClientDep,
     _body: EmptyIn | None = None,
 ) -> dict[str, Any]:
-    await factors.untrust_device(svc, auth=auth, device_id=device_id, client=client)
+    await security_settings.untrust_device(svc, auth=auth, device_id=device_id, client=client)
     return {"status": "ok"}
 
 
@@ -210,5 +210,5 @@ async def forget_device(
     client: ClientDep,
     _body: EmptyIn | None = None,
 ) -> dict[str, Any]:
-    await factors.forget_device(svc, auth=auth, device_id=device_id, client=client)
+    await security_settings.forget_device(svc, auth=auth, device_id=device_id, client=client)
     return {"status": "ok"}

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mamori.errors import MamoriError
-from mamori.flows import factors
+from mamori.flows import phone, security_settings
 from mamori.flows.sessions import Authenticated
 from mamori.web.deps import client_of, current_auth, optional_auth, services_of
 from mamori.web.errors import status_for
@@ -51,13 +51,15 @@ async def _page(
     request: Request, auth: Authenticated, *, errors: list[str], status_code: int = 200
 ) -> Response:
     svc = services_of(request)
-    o = await factors.overview(svc, auth=auth)
-    enrollment = await factors.pending_totp_enrollment(svc, auth=auth) if o.totp_pending else None
+    o = await security_settings.overview(svc, auth=auth)
+    enrollment = (
+        await security_settings.pending_totp_enrollment(svc, auth=auth) if o.totp_pending else None
+    )
     done = request.query_params.get("done", "")
     context: dict[str, Any] = {
         "account": o.account,
         "o": o,
-        "modes": factors.MODES,
+        "modes": security_settings.MODES,
         "enrollment": enrollment,
         "now": svc.clock.now(),
         "current_device": current_device_hash(request, svc.settings.secret_key),
@@ -91,7 +93,7 @@ async def mode_submit(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.set_two_step_mode(
+        await security_settings.set_two_step_mode(
             services_of(request),
             auth=auth,
             mode=field(form, "mode")[:32],
@@ -109,7 +111,7 @@ async def totp_start(request: Request) -> Response:
     await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.start_totp_enrollment(
+        await security_settings.start_totp_enrollment(
             services_of(request), auth=auth, client=client_of(request)
         )
     except MamoriError as exc:
@@ -122,7 +124,7 @@ async def totp_confirm(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.confirm_totp(
+        await security_settings.confirm_totp(
             services_of(request),
             auth=auth,
             code=field(form, "code")[:64],
@@ -138,7 +140,7 @@ async def totp_remove(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.remove_totp(
+        await security_settings.remove_totp(
             services_of(request),
             auth=auth,
             password=field(form, "password")[:4096] or None,
@@ -155,7 +157,7 @@ async def recovery_generate(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        codes = await factors.regenerate_recovery_codes(
+        codes = await security_settings.regenerate_recovery_codes(
             services_of(request),
             auth=auth,
             password=field(form, "password")[:4096] or None,
@@ -171,7 +173,7 @@ async def phone_start(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.start_phone_verification(
+        await phone.start_phone_verification(
             services_of(request),
             auth=auth,
             phone=field(form, "phone")[:64],
@@ -187,7 +189,7 @@ async def phone_confirm(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.confirm_phone(
+        await phone.confirm_phone(
             services_of(request),
             auth=auth,
             code=field(form, "code")[:64],
@@ -203,7 +205,7 @@ async def phone_remove(request: Request) -> Response:
     form = await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.remove_phone(
+        await phone.remove_phone(
             services_of(request),
             auth=auth,
             password=field(form, "password")[:4096] or None,
@@ -220,7 +222,7 @@ async def device_untrust(request: Request, device_id: DeviceId) -> Response:
     await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.untrust_device(
+        await security_settings.untrust_device(
             services_of(request), auth=auth, device_id=device_id, client=client_of(request)
         )
     except MamoriError as exc:
@@ -233,7 +235,7 @@ async def device_forget(request: Request, device_id: DeviceId) -> Response:
     await read_form(request)
     auth = await current_auth(request)
     try:
-        await factors.forget_device(
+        await security_settings.forget_device(
             services_of(request), auth=auth, device_id=device_id, client=client_of(request)
         )
     except MamoriError as exc:
