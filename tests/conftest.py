@@ -46,6 +46,9 @@ TABLES = (
     "recovery_codes",
     "challenges",
     "risk_history",
+    "notices",
+    "risk_flags",
+    "password_resets",
 )
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.

@@ -42,6 +42,15 @@ class EventType(StrEnum):
     PHONE_VERIFIED = "phone_verified"
     PHONE_REMOVED = "phone_removed"
     TWO_STEP_REQUIRED = "two_step_required"
+    NOTICE_SENT = "notice_sent"
+    NOTICE_SUPPRESSED = "notice_suppressed"
+    NOT_ME_REPORTED = "not_me_reported"
+    WAS_ME_CONFIRMED = "was_me_confirmed"
+    SESSION_REVOKED = "session_revoked"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 — an event name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 — an event name
+    PASSWORD_RESET_FORCED = "password_reset_forced"  # noqa: S105 — an event name
+    SINGLE_DEVICE_CHANGED = "single_device_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,8 @@ class Account:
     two_step_mode: str = "new_devices"  # "off" | "new_devices" | "every_login"
     two_step_forced: bool = False  # flagged by an operator: the second step is required
     phone_verified_at: datetime | None = None
+    password_reset_required: bool = False  # forced reset: the next login goes through a reset
+    single_device: bool = False  # a new device that completes login signs the others out
 
     @property
     def phone_verified(self) -> bool:
@@ -86,6 +97,7 @@ class Session:
     ip: str
     user_agent: str
     revoked_at: datetime | None = None
+    device_id: int | None = None
 
     def active_at(self, now: datetime) -> bool:
         return (

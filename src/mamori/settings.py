@@ -126,6 +126,18 @@ class Settings:
     login_code_resend_seconds: float = 30.0
     phone_code_minutes: int = 10
     totp_issuer: str = "Mamori"
+    # notices (issue: notices, "this wasn't me", security center, reset)
+    notice_interval_seconds: float = 3600.0  # per account and kind (security codes excepted)
+    not_me_days: int = 7  # how long a "this wasn't me" link works
+    support_contact: str = ""  # shown on "how we contact you" (a URL or an address)
+    dkim_private_key_file: str = ""  # PEM; when set (with selector and domain) mail is signed
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    password_reset_minutes: int = 15
+    password_reset_max_attempts: int = 5
+    password_reset_per_account_per_hour: int = 3
+    password_reset_per_ip_per_hour: int = 20
+    single_device_mode: str = "optional"  # off | optional (an account setting) | all
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -25,6 +25,7 @@ method that completed the login ("password", or the second step's).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 from mamori.devices import device_hash_from_cookie, new_device_cookie
 from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials, LoginDenied
 from mamori.flows import challenge as challenge_flow
+from mamori.flows import notices
 from mamori.flows.challenge import ChallengeStarted
 from mamori.flows.defense import Reservation, retry_after
 from mamori.flows.services import Services
@@ -109,6 +111,7 @@ async def assess(
     recognized: bool,
     trusted: bool,
     under_attack: bool,
+    reported: list[str] | None = None,
 ) -> RiskDecision:
     """Score this login against the account's history and decide. An unknown login ID reads
     the (empty) tables of account 0 for the same cost, and is decided as an account with history
@@ -140,6 +143,16 @@ async def assess(
             reasons=("unknown_login_id",),
             factors={},
             history=0,
+        )
+    if reported:
+        # the owner said "not me" about this device or network: high risk for this account
+        assessment = Assessment(
+            score=max(assessment.score, svc.risk_policy.high_threshold),
+            log10_score=max(assessment.log10_score, math.log10(svc.risk_policy.high_threshold)),
+            level="high",
+            reasons=(*assessment.reasons, *(f"reported_{kind}" for kind in reported)),
+            factors=assessment.factors,
+            history=assessment.history,
         )
     verdict = decide(
         assessment,
@@ -175,7 +188,9 @@ async def login(
     # bound: the cookie is bound to this account (its own lockout tier);
     # known: and not waiting to be asked again (the risk policy's "recognized device")
     bound = known = trusted = False
+    flags: list[str] = []
     now = svc.clock.now()
+    features = features_of(client, device_id=cookie_hash)
     # one transaction before the hash: the account, its device binding, and the attempt count
     async with svc.store.begin() as tx:
         if valid:
@@ -185,6 +200,10 @@ async def login(
                 bound = found is not None
                 known = found is not None and found.known
                 trusted = found is not None and found.trusted_at(now)
+        # devices and networks the owner reported as "not me" (account 0: the same query)
+        flags = await tx.risk_flags.matching(
+            account.id if account else 0, {"device": cookie_hash, "network": features.network}
+        )
         reservation = await defender.reserve(
             login_key=key, device_hash=cookie_hash if bound else None, tx=tx
         )
@@ -214,14 +233,14 @@ async def login(
         await defender.on_locked(client, login_key=key)
         until = reservation.verdict.lock_until
         raise AccountLocked(retry_after=retry_after(until, now), until=until)
-    features = features_of(client, device_id=cookie_hash)
     risk = await assess(
         svc,
         account=account,
         features=features,
-        recognized=known or trusted,
-        trusted=trusted,
+        recognized=(known or trusted) and "device" not in flags,
+        trusted=trusted and "device" not in flags,
         under_attack=reservation.under_attack or bool(would_block),
+        reported=flags,
     )
     if risk.verdict.action == "deny":
         # decided before the hash, so the answer is the same for any password
@@ -496,8 +515,10 @@ async def finish(
             )
         if clear_forced:
             await tx.accounts.set_two_step_forced(account.id, False)
-        session = await start_session(svc, tx, account=account, remember=remember, client=client)
-        await tx.events.add(
+        session = await start_session(
+            svc, tx, account=account, remember=remember, client=client, device_id=device.id
+        )
+        event_id = await tx.events.add(
             at=now,
             type=EventType.LOGIN_SUCCESS,
             client=client,
@@ -511,10 +532,26 @@ async def finish(
                 **details,
             },
         )
+    features = features_of(client, device_id=device_hash)
     try:
-        await svc.risk.record(account.id, features_of(client, device_id=device_hash), now)
+        await svc.risk.record(account.id, features, now)
     except CountersUnavailable:
         log.warning("risk tables unavailable; login not added to the history")
+    reasons = details.get("risk", {}).get("reasons", [])
+    new_device = device.created_at == now
+    if new_device or "new_country" in reasons:
+        # LINE-style notice with a "this wasn't me" link that only tightens security
+        await notices.notify(
+            svc,
+            account=account,
+            kind="new_device_login" if new_device else "new_location_login",
+            client=client,
+            params={"network_key": features.network},
+            event_id=event_id,
+            device_id=device.id,
+            session_id=session.session.id,
+            not_me=True,
+        )
     return LoginResult(account=account, session=session, device_cookie=None)
 
 

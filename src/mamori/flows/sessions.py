@@ -41,7 +41,13 @@ def _absolute(svc: Services, remember: bool) -> timedelta:
 
 
 async def start_session(
-    svc: Services, tx: Tx, *, account: Account, remember: bool, client: ClientContext
+    svc: Services,
+    tx: Tx,
+    *,
+    account: Account,
+    remember: bool,
+    client: ClientContext,
+    device_id: int | None = None,
 ) -> NewSession:
     now = svc.clock.now()
     token, token_hash = new_token()
@@ -54,6 +60,7 @@ async def start_session(
         remember=remember,
         ip=client.ip,
         user_agent=client.user_agent,
+        device_id=device_id,
     )
     max_age = int(_absolute(svc, remember).total_seconds()) if remember else None
     return NewSession(token=token, session=session, max_age_seconds=max_age)

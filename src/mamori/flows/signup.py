@@ -68,14 +68,16 @@ async def signup(
             login_id=display,
         )
         message = await issue_email_code(svc, tx, account=account, client=client)
-        session = await start_session(svc, tx, account=account, remember=False, client=client)
         # the browser that signed up is the account's first known device
         device_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
         new_cookie = None
         if device_hash is None:
             new_cookie, device_hash = new_device_cookie(key=svc.settings.secret_key)
-        await tx.devices.bind(
+        device = await tx.devices.bind(
             device_hash=device_hash, account_id=account.id, client=client, now=now
+        )
+        session = await start_session(
+            svc, tx, account=account, remember=False, client=client, device_id=device.id
         )
     await svc.notifier.send(message)
     return SignupResult(account=account, session=session, device_cookie=new_cookie)

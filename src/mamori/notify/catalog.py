@@ -96,6 +96,35 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "security settings.",
         ),
     },
+    # ---- notices (flows/notices.py): each ends with the notice code; never a login link ----
+    "notice_new_device_login": {
+        "ja": (
+            "【Mamori】新しい端末からログインがありました",
+            "{login_id} 様\n\nお使いのアカウントに、新しい端末からログインがありました。\n\n"
+            "日時: {time}\n端末: {browser}（{os}）\nおおよその場所: {location}\n"
+            "ネットワーク: {network}\nIPアドレス: {ip}\n\n"
+            "ご自身のログインであれば、対応は不要です。\n"
+            "心当たりがない場合は、次のリンクを開いて「自分ではない」を押してください"
+            "（ログインやパスワードの入力は求めません。その端末をログアウトさせ、"
+            "次回ログイン時にパスワードの再設定と本人確認を必須にします）:\n{not_me_url}\n\n"
+            "通知番号: {notice_code}\n"
+            "この通知が本物かどうかは {verify_url} で通知番号を入力して確認できます。"
+            "当社がメールでパスワードを尋ねることはありません。",
+        ),
+        "en": (
+            "[Mamori] New sign-in to your account",
+            "Hello {login_id},\n\nYour account was just signed in to from a new device.\n\n"
+            "Time: {time}\nDevice: {browser} ({os})\nApproximate location: {location}\n"
+            "Network: {network}\nIP address: {ip}\n\n"
+            "If this was you, there is nothing to do.\n"
+            "If it was not, open this link and press \"This wasn't me\" (it never asks you to "
+            "log in or for your password; it signs that device out and makes the next login "
+            "reset the password and pass the second step):\n{not_me_url}\n\n"
+            "Notice code: {notice_code}\n"
+            "To check that this notice is genuine, enter its code at {verify_url}. "
+            "We never ask for your password by email.",
+        ),
+    },
 }
 
 

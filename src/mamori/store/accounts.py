@@ -32,6 +32,8 @@ def _account(row: Row[Any]) -> Account:
         two_step_mode=row.two_step_mode,
         two_step_forced=bool(row.two_step_forced),
         phone_verified_at=row.phone_verified_at,
+        password_reset_required=bool(row.password_reset_required),
+        single_device=bool(row.single_device),
     )
 
 
@@ -159,4 +161,17 @@ class Accounts:
             update(t.accounts)
             .where(t.accounts.c.id == account_id)
             .values(phone=phone, phone_verified_at=verified_at)
+        )
+
+    async def set_password_reset_required(self, account_id: int, required: bool) -> bool:
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(password_reset_required=required)
+        )
+        return bool(result.rowcount)
+
+    async def set_single_device(self, account_id: int, on: bool) -> None:
+        await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(single_device=on)
         )

@@ -149,3 +149,19 @@ class Devices:
             )
         )
         return bool(result.rowcount)
+
+    async def set_ask_again(self, *, device_id: int, account_id: int) -> None:
+        """Treat the device as new again (after "this wasn't me")."""
+        await self.conn.execute(
+            update(t.devices)
+            .where(t.devices.c.id == device_id, t.devices.c.account_id == account_id)
+            .values(ask_again=True)
+        )
+
+    async def set_known(self, *, device_id: int, account_id: int) -> None:
+        """Treat the device as the owner's (after "yes, it was me")."""
+        await self.conn.execute(
+            update(t.devices)
+            .where(t.devices.c.id == device_id, t.devices.c.account_id == account_id)
+            .values(ask_again=False)
+        )

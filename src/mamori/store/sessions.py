@@ -26,6 +26,7 @@ def _session(row: Row[Any]) -> Session:
         ip=row.ip,
         user_agent=row.user_agent,
         revoked_at=row.revoked_at,
+        device_id=row.device_id,
     )
 
 
@@ -54,6 +55,7 @@ class Sessions:
         remember: bool,
         ip: str,
         user_agent: str,
+        device_id: int | None = None,
     ) -> Session:
         result = await self.conn.execute(
             _INSERT,
@@ -68,6 +70,7 @@ class Sessions:
                 "ip": ip,
                 "user_agent": user_agent[:512],
                 "revoke_reason": "",
+                "device_id": device_id,
             },
         )
         assert result.inserted_primary_key is not None
@@ -81,6 +84,7 @@ class Sessions:
             remember=remember,
             ip=ip,
             user_agent=user_agent[:512],
+            device_id=device_id,
         )
 
     async def by_token_hash(self, token_hash: str) -> Session | None:
@@ -123,3 +127,15 @@ class Sessions:
             .order_by(t.sessions.c.last_seen_at.desc())
         )
         return [_session(r) for r in rows]
+
+    async def revoke_for_device(
+        self, account_id: int, device_id: int, *, now: datetime, reason: str
+    ) -> int:
+        """End every open session of `account_id` created on the browser `device_id`."""
+        c = t.sessions.c
+        result = await self.conn.execute(
+            update(t.sessions)
+            .where(c.account_id == account_id, c.device_id == device_id, c.revoked_at.is_(None))
+            .values(revoked_at=now, revoke_reason=reason)
+        )
+        return int(result.rowcount or 0)

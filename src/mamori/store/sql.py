@@ -21,7 +21,9 @@ from mamori.store.engine import create_engine
 from mamori.store.events import Events
 from mamori.store.factors import RecoveryCodes, TotpFactors
 from mamori.store.messages import Codes, Outbox
+from mamori.store.notices import Notices
 from mamori.store.risk_counts import RiskCounts
+from mamori.store.risk_flags import RiskFlags
 from mamori.store.risk_history import RiskHistory
 from mamori.store.sessions import Sessions
 
@@ -67,3 +69,5 @@ class Tx:
         self.totp = TotpFactors(conn)
         self.recovery = RecoveryCodes(conn)
         self.challenges = Challenges(conn)
+        self.notices = Notices(conn)
+        self.risk_flags = RiskFlags(conn)

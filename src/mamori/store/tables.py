@@ -78,6 +78,10 @@ accounts = Table(
     Column("two_step_mode", String(16), nullable=False, server_default="new_devices"),
     Column("two_step_forced", Boolean(), nullable=False, server_default="0"),  # operator flag
     Column("phone_verified_at", UTCDateTime(), nullable=True),
+    # a forced reset (after "this wasn't me" or by an operator): the next login resets it
+    Column("password_reset_required", Boolean(), nullable=False, server_default="0"),
+    # single-device mode: a new device that completes login signs the others out
+    Column("single_device", Boolean(), nullable=False, server_default="0"),
 )
 
 sessions = Table(
@@ -95,6 +99,7 @@ sessions = Table(
     Column("user_agent", String(512), nullable=False, server_default=""),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("revoke_reason", String(32), nullable=False, server_default=""),
+    Column("device_id", Id, nullable=True),  # the browser it was created on (devices.id)
     Index("ix_sessions_account_id", "account_id"),
 )
 
@@ -310,4 +315,56 @@ risk_history = Table(
     Column("device_id", String(64), nullable=True),
     Index("ix_risk_history_account_id_at", "account_id", "at"),
     Index("ix_risk_history_at", "at"),
+)
+
+# ---- notices: the in-app security inbox, notice codes, "this wasn't me" ----
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),  # of the notice code
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("channels", String(32), nullable=False, server_default=""),  # "email,sms,inbox"
+    Column("params", Text(), nullable=False, server_default="{}"),  # what it said (no secrets)
+    Column("event_id", Id, nullable=True),  # the security event it is about
+    Column("device_id", Id, nullable=True),  # the device it is about (new-device logins)
+    Column("session_id", Id, nullable=True),  # the session it is about
+    Column("read_at", UTCDateTime(), nullable=True),
+    # "this wasn't me": a one-time token (hash) that can only tighten security
+    Column("action_hash", String(64), nullable=True, unique=True),
+    Column("action_expires_at", UTCDateTime(), nullable=True),
+    Column("feedback", String(16), nullable=False, server_default=""),  # not_me | was_me
+    Column("feedback_at", UTCDateTime(), nullable=True),
+    Index("ix_notices_account_id_created_at", "account_id", "created_at"),
+)
+
+risk_flags = Table(
+    "risk_flags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # device | network | ip
+    Column("value", String(128), nullable=False),
+    Column("reason", String(32), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "kind", "value", name="uq_risk_flags_account_id_kind_value"),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # the link's token
+    Column("code_hash", String(64), nullable=False),  # the 6-digit code, bound to the token
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("verified_at", UTCDateTime(), nullable=True),  # code or link accepted
+    Column("used_at", UTCDateTime(), nullable=True),  # password set
+    Column("ip", String(45), nullable=False, server_default=""),
+    Index("ix_password_resets_account_id", "account_id"),
 )
