@@ -38,6 +38,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -75,6 +76,7 @@ from bench.common import (
 
 GOAL_RATIO = 0.85
 LOGIN_PATH = "/api/v1/login"
+DEVICE_COOKIE = "__Host-mamori_device"
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
     " Chrome/131.0.0.0 Safari/537.36"
@@ -194,6 +196,10 @@ async def drive_logins(
     bodies = [
         json.dumps({"login_id": login_id, "password": password}).encode() for login_id in login_ids
     ]
+    # Each account logs in from its own browser: the device cookie its first login set is sent
+    # back afterwards (a client without cookies would be a new device, and get a new-device
+    # notice, at every login).
+    devices: list[dict[str, str]] = [{} for _ in login_ids]
 
     async def mark_cpu() -> None:
         await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
@@ -212,11 +218,15 @@ async def drive_logins(
         async def user() -> None:
             nonlocal ok
             while time.monotonic() < stop_at:
-                body = random.choice(bodies)
+                i = random.randrange(len(bodies))
                 t0 = time.monotonic()
                 kind = ""
                 try:
-                    response = await client.post(LOGIN_PATH, content=body)
+                    response = await client.post(LOGIN_PATH, content=bodies[i], headers=devices[i])
+                    if not devices[i]:
+                        for header in response.headers.get_list("set-cookie"):
+                            if header.startswith(DEVICE_COOKIE + "="):
+                                devices[i] = {"cookie": header.split(";", 1)[0]}
                     if response.status_code != 200:
                         kind = f"HTTP {response.status_code}"
                     elif b'"status":"ok"' not in response.content:
@@ -484,11 +494,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server_cpu1 = group_cpu_seconds(server.pid)
                 machine1 = machine_cpu_times()
                 client = receive_result(results, stop_at)
-            server_log_errors = sum(
-                1
-                for line in (workdir / "server.log").read_text(errors="replace").splitlines()
-                if "ERROR" in line or "Traceback" in line
-            )
+            log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
+            server_log_errors = sum(1 for ln in log_lines if "ERROR" in ln or "Traceback" in ln)
+            if server_log_errors:
+                # the exception lines (last line of each traceback), for the reader
+                kinds = Counter(
+                    ln.strip()
+                    for ln in log_lines
+                    if re.match(r"^\w+(\.\w+)*(Error|Exception)\b", ln.strip())
+                )
+                for text, n in kinds.most_common(5):
+                    print(f"  server log: {n} x {text[:160]}", flush=True)
 
     throughput = client.ok / client.window if client.window > 0 else 0.0
     ratio = throughput / bound if bound > 0 else 0.0
