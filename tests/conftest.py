@@ -144,6 +144,7 @@ async def services(
 ) -> AsyncIterator[Services]:
     svc = await clean(make_services(database_url, clock=clock, notifier=notifier))
     yield svc
+    await svc.background.drain()  # notices still being written (their own transactions)
     await svc.store.dispose()
 
 

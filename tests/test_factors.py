@@ -164,10 +164,12 @@ async def test_totp_replay_refused_logged_and_owner_notified(
         ]
     # through the API: a replayed code re-authenticating a change is refused, and the owner told
     await client.post(f"{API}/mode", json={"mode": "every_login"})
+    await services.background.drain()  # notices are delivered after the response
     before = len(notifier.sent)
     r = await client.post(f"{API}/mode", json={"mode": "off", "password": PASSWORD, "code": fresh})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "code_invalid"
+    await services.background.drain()
     assert [m.kind for m in notifier.sent[before:]] == ["totp_replay"]
     assert (await client.get(API)).json()["mode"] == "every_login"
 

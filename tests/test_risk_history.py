@@ -33,7 +33,7 @@ from mamori.flows.risk_store import (
 from mamori.flows.services import Services
 from mamori.risk.features import Level, LoginFeatures
 from mamori.risk.frequencies import FrequencySnapshot, MemoryFrequencies
-from mamori.store import Store, create_store
+from mamori.store import Store, Tx, create_store
 from mamori.store import tables as t
 from mamori.store.risk_counts_redis import RedisRiskCounts
 from mamori.store.risk_history import HistoryEntry, fit
@@ -489,10 +489,14 @@ class FailingStore:
     def __init__(self) -> None:
         self.calls: list[datetime] = []
 
-    async def record(self, account_id: int, features: LoginFeatures, at: datetime) -> None:
+    async def record(
+        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+    ) -> None:
         raise AssertionError
 
-    async def snapshot(self, account_id: int, features: LoginFeatures) -> FrequencySnapshot:
+    async def snapshot(
+        self, account_id: int, features: LoginFeatures, *, tx: Tx | None = None
+    ) -> FrequencySnapshot:
         raise AssertionError
 
     async def prune(self, now: datetime, *, batch: int = 1000) -> int:

@@ -16,7 +16,7 @@ from rich.table import Table
 from mamori.boot import build_services, load_settings, validated
 from mamori.checks import check_settings
 from mamori.errors import ConfigError, MamoriError
-from mamori.flows import operator
+from mamori.flows import operator, reset
 from mamori.flows.services import Services
 from mamori.identifiers import login_key
 from mamori.models import Account, ClientContext
@@ -238,6 +238,22 @@ def users_require_two_step(
             svc, login_id=login_id, required=not off, reason=reason, actor=CLI_CLIENT, by=_who()
         )
         console.print(f"two-step {'no longer ' if off else ''}required for {login_id}")
+
+    _run(go)
+
+
+@users.command("force-reset")
+def users_force_reset(
+    login_id: str, reason: Annotated[str, typer.Option(help="why (shown to operators)")] = ""
+) -> None:
+    """End every session; the next login sets a new password after the second step."""
+
+    async def go(svc: Services) -> None:
+        _, ended = await reset.force_reset(
+            svc, login_id=login_id, reason=reason, actor=CLI_CLIENT, by=_who()
+        )
+        await svc.background.drain()  # the owner's notice
+        console.print(f"password reset required for {login_id} ({ended} sessions ended)")
 
     _run(go)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from mamori.errors import CodeInvalid, InvalidCredentials, PasswordRejected
+from mamori.flows import notices
 from mamori.flows.services import Services
 from mamori.flows.sessions import Authenticated
 from mamori.flows.signup import VERIFY_EMAIL, issue_email_code
 from mamori.models import ClientContext, EventType, SecurityEvent
-from mamori.notify.catalog import render
 from mamori.otp import code_matches
 
 LOGIN_TYPES = (EventType.LOGIN_SUCCESS, EventType.LOGIN_FAILURE)
@@ -120,16 +120,8 @@ async def change_password(
             login_id=account.login_id,
             details={"other_sessions_ended": ended},
         )
-    await svc.notifier.send(
-        render(
-            "password_changed",
-            language=account.language,
-            channel="email",
-            to=account.email,
-            account_id=account.id,
-            login_id=account.login_id,
-            time=now.strftime("%Y-%m-%d %H:%M UTC"),
-        )
+    await notices.notify(
+        svc, account=account, kind="password_changed", client=client, channels=("email", "sms")
     )
     return ended
 

@@ -226,8 +226,8 @@ async def verify(
                     )
                     failed = "too_many" if last else "code"
                     notice = replay
-    if notice is not None:
-        svc.send_later(notice)
+    if notice is not None and account is not None:  # a replayed authenticator code
+        factors.notify_later(svc, account=account, kind="totp_replay", client=client)
     if passed is not None:
         return passed
     if failed == "code":

@@ -2,8 +2,10 @@
 
 For the login challenge (called INSIDE the caller's transaction; they never commit or send):
   login_methods(tx, account) -> ["totp", "sms", "email", "recovery"] (those that apply, in order)
-  check_totp(svc, tx, account=, code=, client=) -> (ok, replay notice or None)
-  use_recovery_code(svc, tx, account=, code=, client=) -> ok
+  check_totp(svc, tx, account=, code=, client=) -> (ok, replay marker or None); on a replay the
+      CALLER issues the "totp_replay" notice once its transaction is over
+  use_recovery_code(svc, tx, account=, code=, client=) -> ok (the "recovery_code_used" notice
+      goes out in the background)
   trust_device(svc, tx, account=, device_id=, client=) -> trusted until
 
 The settings operations built on these live in `mamori.flows.security_settings` (overview,
@@ -32,9 +34,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mamori.errors import CodeInvalid, InputError, InvalidCredentials, Refused
+from mamori.flows import notices
 from mamori.flows.services import Services
 from mamori.models import Account, ClientContext, EventType, Message
-from mamori.notify.catalog import render
 from mamori.otp import find_recovery_code, normalize_otp, verify_totp
 from mamori.secretbox import SecretBox, SecretBoxError
 from mamori.store import Tx
@@ -78,6 +80,26 @@ async def record(
     )
 
 
+def notify_later(
+    svc: Services,
+    *,
+    account: Account,
+    kind: str,
+    client: ClientContext | None,
+    params: dict[str, Any] | None = None,
+    channels: tuple[str, ...] = ("email",),
+) -> None:
+    """Issue a notice in the background (`notices.notify`, its own transaction): for callers
+    inside a transaction, or on a path whose response must not wait for it."""
+
+    async def run() -> None:
+        await notices.notify(
+            svc, account=account, kind=kind, client=client, params=params, channels=channels
+        )
+
+    svc.background.spawn(run(), what="notice")
+
+
 def _location(client: ClientContext) -> str:
     place = ", ".join(x for x in (client.country, client.as_name) if x)
     return f"{place} ({client.ip})" if place else client.ip
@@ -118,9 +140,10 @@ async def check_totp(
     Returns (True, None) for a right code whose time step is after the last one used; that step
     is claimed atomically, so of two concurrent requests with one code only one gets True.
     A right code that was used before (or lost that race) is a replay: a TOTP_REPLAY event is
-    recorded in `tx` and (False, notice) comes back, where `notice` is the owner's email that the
-    CALLER sends after its transaction commits. Any other code: (False, None), nothing recorded
-    (the caller records its own failure). No confirmed authenticator: (False, None).
+    recorded in `tx` and (False, marker) comes back, where `marker` describes the replay; the
+    CALLER then issues the owner's notice (`notices.notify(kind="totp_replay")`) after its
+    transaction commits. The marker itself is never sent. Any other code: (False, None), nothing
+    recorded (the caller records its own failure). No confirmed authenticator: (False, None).
     """
     factor = await tx.totp.get(account.id)
     if factor is None or not factor.confirmed:
@@ -147,17 +170,16 @@ async def check_totp(
         reason="replay",
         details={"step": result.step},
     )
-    notice = render(
-        "totp_replay",
-        language=account.language,
+    notice = Message(
         channel="email",
         to=account.email,
+        subject="",
+        body=(
+            f"totp_replay {now:%Y-%m-%d %H:%M} UTC: {client.browser or '?'} "
+            f"({client.os or '?'}), {_location(client)}"
+        ),
+        kind="totp_replay",
         account_id=account.id,
-        login_id=account.login_id,
-        time=now.strftime("%Y-%m-%d %H:%M UTC"),
-        browser=client.browser or "?",
-        os=client.os or "?",
-        location=_location(client),
     )
     return False, notice
 
@@ -188,6 +210,13 @@ async def use_recovery_code(
         type=EventType.RECOVERY_CODE_USED,
         result="ok",
         details={"remaining": remaining},
+    )
+    notify_later(
+        svc,
+        account=account,
+        kind="recovery_code_used",
+        client=client,
+        params={"remaining": remaining},
     )
     return True
 
@@ -277,7 +306,7 @@ async def reauthenticated(
                 reason="totp_replay" if notice is not None else "wrong_code",
             )
     if notice is not None:
-        await svc.notifier.send(notice)
+        await notices.notify(svc, account=account, kind="totp_replay", client=client)
     if not ok:
         raise CodeInvalid("the second-factor code is wrong or was used before")
 

@@ -33,7 +33,7 @@ from typing import Any
 from mamori.devices import device_hash_from_cookie, new_device_cookie
 from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials, LoginDenied
 from mamori.flows import challenge as challenge_flow
-from mamori.flows import notices
+from mamori.flows import factors, notices
 from mamori.flows.challenge import ChallengeStarted
 from mamori.flows.defense import Reservation, retry_after
 from mamori.flows.services import Services
@@ -232,6 +232,15 @@ async def login(
     if not reservation.verdict.allowed:
         await defender.on_locked(client, login_key=key)
         until = reservation.verdict.lock_until
+        if reservation.verdict.new_lock and account is not None:  # the owner hears (background)
+            minutes = max(1, math.ceil(retry_after(until, now) / 60))
+            factors.notify_later(
+                svc,
+                account=account,
+                kind="account_locked",
+                client=client,
+                params={"minutes": minutes},
+            )
         raise AccountLocked(retry_after=retry_after(until, now), until=until)
     risk = await assess(
         svc,
@@ -394,6 +403,10 @@ async def _challenge(
             )
     if message is not None:
         svc.send_later(message)
+    if password_ok and account is not None:  # inbox only, in the background: no timing oracle
+        factors.notify_later(
+            svc, account=account, kind="login_code_sent", client=client, channels=()
+        )
     if (
         password is not None
         and account is not None

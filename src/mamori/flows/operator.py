@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from mamori.errors import InputError, NotFound
+from mamori.flows import notices
 from mamori.flows.services import Services
 from mamori.identifiers import login_key
 from mamori.models import Account, Ban, ClientContext, EventType
@@ -45,6 +46,10 @@ async def restrict(
         )
         updated = await tx.accounts.get(account.id)
     assert updated is not None
+    # the owner hears of it (not the operator's reason, nor where the operator was)
+    await notices.notify(
+        svc, account=updated, kind="account_restricted", client=None, channels=("email", "sms")
+    )
     return updated
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mamori.errors import CodeInvalid, Conflict, NotFound, Refused
+from mamori.flows import notices
 from mamori.flows.factors import reauthenticated, record
 from mamori.flows.services import Services
 from mamori.flows.sessions import Authenticated
@@ -103,6 +104,7 @@ async def confirm_phone(
     """Check the SMS code; the number becomes the account's verified phone (returned)."""
     account = auth.account
     now = svc.clock.now()
+    verified: str | None = None
     async with svc.store.begin() as tx:
         row = await tx.codes.current(account_id=account.id, purpose=VERIFY_PHONE)
         usable = (
@@ -132,7 +134,16 @@ async def confirm_phone(
                 result="ok",
                 details={"phone": _mask_phone(row.target)},
             )
-            return str(row.target)
+            verified = str(row.target)
+    if verified is not None:
+        await notices.notify(
+            svc,
+            account=account,
+            kind="phone_added",
+            client=client,
+            params={"phone": _mask_phone(verified)},
+        )
+        return verified
     # a wrong try is counted in its own transaction so the failure cannot roll it back
     async with svc.store.begin() as tx:
         if row is not None:
@@ -177,13 +188,22 @@ async def remove_phone(
     if not account.phone_verified:
         async with svc.store.begin() as tx:
             await change(tx)
-        return
-    await reauthenticated(
+    else:
+        await reauthenticated(
+            svc,
+            account=account,
+            password=password,
+            code=code,
+            client=client,
+            event=EventType.PHONE_REMOVED,
+            change=change,
+        )
+    # to the number removed as well (SMS): its owner learns that it no longer protects the account
+    await notices.notify(
         svc,
         account=account,
-        password=password,
-        code=code,
+        kind="phone_removed",
         client=client,
-        event=EventType.PHONE_REMOVED,
-        change=change,
+        params={"phone": _mask_phone(account.phone)},
+        channels=("email", "sms"),
     )

@@ -48,7 +48,7 @@ from mamori.errors import ConfigError
 from mamori.risk.features import LoginFeatures
 from mamori.risk.frequencies import FrequencySnapshot
 from mamori.settings import Settings
-from mamori.store import Store
+from mamori.store import Store, Tx
 from mamori.store.risk_counts import tables_from_tallies
 from mamori.store.risk_counts_redis import RedisRiskCounts
 from mamori.store.risk_history import HistoryEntry, fit
@@ -67,12 +67,17 @@ log = logging.getLogger("mamori.risk")
 class RiskStore(Protocol):
     """Where the risk model's history and frequency tables live."""
 
-    async def record(self, account_id: int, features: LoginFeatures, at: datetime) -> None:
-        """Add one successful login (and drop the account's oldest beyond the cap)."""
+    async def record(
+        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+    ) -> None:
+        """Add one successful login (and drop the account's oldest beyond the cap); inside
+        `tx` when given (the history row, and SQL counters, commit with the caller's work)."""
         ...
 
-    async def snapshot(self, account_id: int, features: LoginFeatures) -> FrequencySnapshot:
-        """The counters scoring `features` for the account reads."""
+    async def snapshot(
+        self, account_id: int, features: LoginFeatures, *, tx: Tx | None = None
+    ) -> FrequencySnapshot:
+        """The counters scoring `features` for the account reads (SQL: inside `tx` if given)."""
         ...
 
     async def prune(self, now: datetime, *, batch: int = 1000) -> int:
@@ -104,25 +109,38 @@ class SQLRiskStore:
         self._store = store
         self._window = _Window(days=days, max_logins=max_logins)
 
-    async def record(self, account_id: int, features: LoginFeatures, at: datetime) -> None:
-        features = fit(features)
-        dropped: list[HistoryEntry] = []
-        async with self._store.begin() as tx:
-            # history rows before counters, as in `prune` (rows, then the counters' global
-            # row lock): the opposite order could deadlock with a pruner on PostgreSQL
-            await tx.risk_history.lock_account(account_id)
-            await tx.risk_history.add(account_id, features, at)
-            if self._window.max_logins > 0:
-                dropped = await tx.risk_history.take_beyond_cap(
-                    account_id, keep=self._window.max_logins
-                )
-            await tx.risk.record(account_id, features)
-            if dropped:
-                await tx.risk.forget_many(_logins(dropped))
+    async def record(
+        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+    ) -> None:
+        if tx is not None:
+            await self._record_in(tx, account_id, fit(features), at)
+            return
+        async with self._store.begin() as own:
+            await self._record_in(own, account_id, fit(features), at)
 
-    async def snapshot(self, account_id: int, features: LoginFeatures) -> FrequencySnapshot:
-        async with self._store.begin() as tx:
+    async def _record_in(
+        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime
+    ) -> None:
+        # history rows before counters, as in `prune` (rows, then the counters' global
+        # row lock): the opposite order could deadlock with a pruner on PostgreSQL
+        await tx.risk_history.lock_account(account_id)
+        await tx.risk_history.add(account_id, features, at)
+        dropped: list[HistoryEntry] = []
+        if self._window.max_logins > 0:
+            dropped = await tx.risk_history.take_beyond_cap(
+                account_id, keep=self._window.max_logins
+            )
+        await tx.risk.record(account_id, features)
+        if dropped:
+            await tx.risk.forget_many(_logins(dropped))
+
+    async def snapshot(
+        self, account_id: int, features: LoginFeatures, *, tx: Tx | None = None
+    ) -> FrequencySnapshot:
+        if tx is not None:
             return await tx.risk.snapshot(account_id, fit(features))
+        async with self._store.begin() as own:
+            return await own.risk.snapshot(account_id, fit(features))
 
     async def prune(self, now: datetime, *, batch: int = 1000) -> int:
         cutoff = self._window.cutoff(now)
@@ -158,22 +176,34 @@ class RedisRiskStore:
         self._counts = counts
         self._window = _Window(days=days, max_logins=max_logins)
 
-    async def record(self, account_id: int, features: LoginFeatures, at: datetime) -> None:
+    async def record(
+        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+    ) -> None:
         features = fit(features)
         # Redis first: if anything below fails, the login is counted without a row (too high)
         await self._counts.record(account_id, features)
-        dropped: list[HistoryEntry] = []
-        async with self._store.begin() as tx:
-            await tx.risk_history.lock_account(account_id)
-            await tx.risk_history.add(account_id, features, at)
-            if self._window.max_logins > 0:
-                dropped = await tx.risk_history.take_beyond_cap(
-                    account_id, keep=self._window.max_logins
-                )
+        if tx is not None:
+            dropped = await self._rows_in(tx, account_id, features, at)
+        else:
+            async with self._store.begin() as own:
+                dropped = await self._rows_in(own, account_id, features, at)
         if dropped:
+            # with a caller's tx this runs before its commit: a rollback then leaves the
+            # counts too low for those logins until the next rebuild (never negative)
             await self._counts.forget_many(_logins(dropped))
 
-    async def snapshot(self, account_id: int, features: LoginFeatures) -> FrequencySnapshot:
+    async def _rows_in(
+        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime
+    ) -> list[HistoryEntry]:
+        await tx.risk_history.lock_account(account_id)
+        await tx.risk_history.add(account_id, features, at)
+        if self._window.max_logins <= 0:
+            return []
+        return await tx.risk_history.take_beyond_cap(account_id, keep=self._window.max_logins)
+
+    async def snapshot(
+        self, account_id: int, features: LoginFeatures, *, tx: Tx | None = None
+    ) -> FrequencySnapshot:
         return await self._counts.snapshot(account_id, fit(features))
 
     async def prune(self, now: datetime, *, batch: int = 1000) -> int:

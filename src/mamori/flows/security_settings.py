@@ -1,6 +1,7 @@
 """The signed-in account's two-step settings, each operation its own transaction with a
 security event for every change: the overview, the authenticator app (TOTP enrollment, confirm,
-remove), recovery-code regeneration, the two-step mode, and devices (list, untrust, forget).
+remove), recovery-code regeneration, the two-step mode, devices (list, untrust, forget), and
+the account's single-device setting (what it does: `mamori.flows.center`).
 
 Phone verification is in `mamori.flows.phone`; the shared helpers and re-authentication are in
 `mamori.flows.factors`.
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import segno
 
 from mamori.errors import CodeInvalid, Conflict, InputError, InvalidCredentials, NotFound
+from mamori.flows import notices
+from mamori.flows.center import single_device_mode
 from mamori.flows.factors import (
     TOTP_WINDOW,
     login_methods,
@@ -164,6 +167,7 @@ async def confirm_totp(
         )
     if not confirmed:
         raise CodeInvalid("the code is wrong")
+    await notices.notify(svc, account=account, kind="totp_added", client=client)
 
 
 async def remove_totp(
@@ -205,6 +209,7 @@ async def remove_totp(
         event=EventType.TOTP_REMOVED,
         change=change,
     )
+    await notices.notify(svc, account=account, kind="totp_removed", client=client)
 
 
 # -- recovery codes -------------------------------------------------------------------------
@@ -245,6 +250,7 @@ async def regenerate_recovery_codes(
             result="ok",
             details={"count": len(codes)},
         )
+    await notices.notify(svc, account=account, kind="recovery_codes_generated", client=client)
     return codes
 
 
@@ -298,6 +304,14 @@ async def set_two_step_mode(
             event=EventType.TWO_STEP_MODE_CHANGED,
             change=change,
         )
+    await notices.notify(
+        svc,
+        account=account,
+        kind="two_step_changed",
+        client=client,
+        params={"mode": mode},
+        channels=("email", "sms"),
+    )
     return mode
 
 
@@ -352,3 +366,35 @@ async def forget_device(
             result="ok",
             details={"device_id": device_id, "browser": device.browser, "os": device.os},
         )
+
+
+# -- single-device mode ---------------------------------------------------------------------
+
+
+async def set_single_device(
+    svc: Services, *, auth: Authenticated, on: bool, client: ClientContext
+) -> bool:
+    """Turn the account's single-device setting on or off (SINGLE_DEVICE_CHANGED). Only while
+    the service leaves it to each account (`single_device_mode` "optional"); otherwise refused
+    with `single_device_not_optional`."""
+    if single_device_mode(svc) != "optional":
+        raise InputError(
+            "single-device mode is not an account setting here",
+            code="single_device_not_optional",
+            field="on",
+        )
+    account = auth.account
+    if account.single_device == on:
+        return on
+    async with svc.store.begin() as tx:
+        await tx.accounts.set_single_device(account.id, on)
+        await record(
+            tx,
+            at=svc.clock.now(),
+            account=account,
+            client=client,
+            type=EventType.SINGLE_DEVICE_CHANGED,
+            result="ok",
+            details={"from": account.single_device, "to": on},
+        )
+    return on

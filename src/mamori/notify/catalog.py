@@ -1,8 +1,37 @@
-"""Message texts in Japanese and English. Plain and short; never a password, never a login link."""
+"""Message texts in Japanese and English. Plain and short; never a password, never a login link.
+
+Two families: security *codes* (`_TEXTS` below: verify_email, login_code[_sms], phone_code_sms)
+and security *notices* (`notice_<kind>` and, for the kinds worth an SMS, `notice_<kind>_sms`;
+texts in `notice_texts.py`, issued by `flows/notices.notify`). A notice's message kind is its
+notice kind (`password_changed`, `password_changed_sms`): the `notice_` prefix only names the
+family here.
+"""
 
 from __future__ import annotations
 
 from mamori.models import Message
+from mamori.notify.notice_texts import (
+    MODE_LABELS,
+    NOTICE_KINDS,
+    SMS_KINDS,
+    NoticeText,
+    email_template,
+    notice_text,
+    sms_template,
+)
+
+__all__ = [
+    "NOTICE_KINDS",
+    "SMS_KINDS",
+    "NoticeText",
+    "notice_text",
+    "notice_title",
+    "render",
+    "render_notice_text",
+]
+
+NOTICE_PREFIX = "notice_"
+MAX_PARAM_CHARS = 200
 
 _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     # kind -> language -> (subject, body template)
@@ -20,20 +49,6 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "It is valid for {minutes} minutes.\n\n"
             "Never share this code. We will never ask you for it.\n"
             "If you did not sign up, you can ignore this message.",
-        ),
-    },
-    "password_changed": {
-        "ja": (
-            "【Mamori】パスワードが変更されました",
-            "{login_id} 様\n\n{time} にアカウントのパスワードが変更されました。\n"
-            "お心当たりのない場合は、すぐにパスワードの再設定を行い、"
-            "同じパスワードを使っている他のサービスのパスワードも変更してください。",
-        ),
-        "en": (
-            "[Mamori] Your password was changed",
-            "Hello {login_id},\n\nThe password of your account was changed at {time}.\n"
-            "If this was not you, reset your password now, and change it on every other "
-            "service where you use the same password.",
         ),
     },
     "login_code": {
@@ -74,63 +89,119 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "",
-            "Mamori: your phone verification code is {code} (valid {minutes} min). "
-            "Never share it.",
+            "Mamori: your phone verification code is {code} (valid {minutes} min). Never share it.",
         ),
     },
-    "totp_replay": {
+    # ---- password reset (flows/reset.py): the code and the ONE allowed link, which opens the
+    # reset form and never logs anyone in ----
+    "password_reset_code": {
         "ja": (
-            "【Mamori】認証アプリのコードが再利用されました",
-            "{login_id} 様\n\n{time} に、すでに使用済みの認証アプリのコードでログインしようとする"
-            "試みがありました（{browser}（{os}）、{location}）。\n"
-            "このコードは受け付けていません。ご自身の操作でない場合、第三者があなたのパスワードと"
-            "認証コードを盗み見ている可能性があります。すぐにパスワードを変更し、"
-            "セキュリティ設定でログイン中の端末を確認してください。",
+            "【Mamori】パスワード再設定の確認コード",
+            "{login_id} 様\n\nパスワード再設定の確認コードは {code} です。"
+            "有効期限は{minutes}分です。\n"
+            "次のリンクからも再設定を続けられます（1回だけ使えます。このリンクでログインすることは"
+            "ありません）:\n{link}\n\n"
+            "受付: {time}、{browser}（{os}）、{location}（{ip}）\n\n"
+            "このコードを誰にも教えないでください。当社がコードやパスワードを尋ねることは"
+            "ありません。\n"
+            "ご自身で再設定を申し込んでいない場合は、このメールを破棄してください。"
+            "パスワードは変更されていません。2段階認証を設定していれば、メールだけで"
+            "再設定されることはありません。",
         ),
         "en": (
-            "[Mamori] An authenticator code was used twice",
-            "Hello {login_id},\n\nAt {time}, someone tried to log in with an authenticator "
-            "code that had already been used ({browser} ({os}), {location}).\n"
-            "The code was refused. If this was not you, someone may have your password and "
-            "watched your codes: change your password now and review your devices in the "
-            "security settings.",
+            "[Mamori] Your password reset code",
+            "Hello {login_id},\n\nYour password reset code is {code}. "
+            "It is valid for {minutes} minutes.\n"
+            "You can also continue at this link (it works once and never logs you in):\n"
+            "{link}\n\n"
+            "Requested: {time}, {browser} ({os}), {location} ({ip})\n\n"
+            "Never share this code. We will never ask you for it or for your password.\n"
+            "If you did not ask to reset your password, ignore this message: your password "
+            "has not changed, and with two-step verification on, email alone cannot reset it.",
         ),
     },
-    # ---- notices (flows/notices.py): each ends with the notice code; never a login link ----
-    "notice_new_device_login": {
+    "password_reset_code_sms": {
         "ja": (
-            "【Mamori】新しい端末からログインがありました",
-            "{login_id} 様\n\nお使いのアカウントに、新しい端末からログインがありました。\n\n"
-            "日時: {time}\n端末: {browser}（{os}）\nおおよその場所: {location}\n"
-            "ネットワーク: {network}\nIPアドレス: {ip}\n\n"
-            "ご自身のログインであれば、対応は不要です。\n"
-            "心当たりがない場合は、次のリンクを開いて「自分ではない」を押してください"
-            "（ログインやパスワードの入力は求めません。その端末をログアウトさせ、"
-            "次回ログイン時にパスワードの再設定と本人確認を必須にします）:\n{not_me_url}\n\n"
-            "通知番号: {notice_code}\n"
-            "この通知が本物かどうかは {verify_url} で通知番号を入力して確認できます。"
-            "当社がメールでパスワードを尋ねることはありません。",
+            "",
+            "Mamori: パスワード再設定の確認コード {code}（{minutes}分有効）。"
+            "誰にも教えないでください。",
         ),
         "en": (
-            "[Mamori] New sign-in to your account",
-            "Hello {login_id},\n\nYour account was just signed in to from a new device.\n\n"
-            "Time: {time}\nDevice: {browser} ({os})\nApproximate location: {location}\n"
-            "Network: {network}\nIP address: {ip}\n\n"
-            "If this was you, there is nothing to do.\n"
-            "If it was not, open this link and press \"This wasn't me\" (it never asks you to "
-            "log in or for your password; it signs that device out and makes the next login "
-            "reset the password and pass the second step):\n{not_me_url}\n\n"
-            "Notice code: {notice_code}\n"
-            "To check that this notice is genuine, enter its code at {verify_url}. "
-            "We never ask for your password by email.",
+            "",
+            "Mamori: your password reset code is {code} (valid {minutes} min). Never share it.",
         ),
     },
 }
 
 
+class _Params(dict[str, str]):
+    """Notice parameters: a missing one renders as "?" (a notice must never fail to go out
+    because a caller left out a detail)."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _notice_params(language: str, params: dict[str, object]) -> _Params:
+    values = _Params({k: str(v)[:MAX_PARAM_CHARS] for k, v in params.items()})
+    mode = values.get("mode")
+    if mode is not None:
+        labels = MODE_LABELS["ja" if language == "ja" else "en"]
+        values["mode_label"] = labels.get(mode, mode)
+    return values
+
+
+def notice_title(kind: str, language: str) -> str:
+    """A notice kind's title (its subject without the brand), for the inbox and verify page."""
+    try:
+        return notice_text(kind, language).title
+    except KeyError:
+        return kind
+
+
+def render_notice_text(kind: str, language: str, params: dict[str, object]) -> tuple[str, str]:
+    """(summary, advice) of a stored notice, for the inbox (no link, no code)."""
+    text = notice_text(kind, language)
+    values = _notice_params(language, params)
+    return text.summary.format_map(values), text.advice.format_map(values)
+
+
+def _render_notice(
+    name: str,
+    *,
+    language: str,
+    channel: str,
+    to: str,
+    account_id: int | None,
+    params: dict[str, object],
+) -> Message:
+    values = _notice_params(language, params)
+    if name.endswith("_sms") and name.removesuffix("_sms") in SMS_KINDS:
+        subject, body = "", sms_template(name.removesuffix("_sms"), language)
+    else:
+        subject, body = email_template(name, language, with_link=bool(params.get("not_me_url")))
+    return Message(
+        channel=channel,
+        to=to,
+        subject=subject,
+        body=body.format_map(values),
+        kind=name,
+        account_id=account_id,
+    )
+
+
 def render(
     kind: str, *, language: str, channel: str, to: str, account_id: int | None, **params: object
 ) -> Message:
+    if kind.startswith(NOTICE_PREFIX):
+        return _render_notice(
+            kind.removeprefix(NOTICE_PREFIX),
+            language=language,
+            channel=channel,
+            to=to,
+            account_id=account_id,
+            params=params,
+        )
     texts = _TEXTS[kind]
     subject, body = texts.get(language) or texts["en"]
     return Message(

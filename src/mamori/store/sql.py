@@ -22,6 +22,7 @@ from mamori.store.events import Events
 from mamori.store.factors import RecoveryCodes, TotpFactors
 from mamori.store.messages import Codes, Outbox
 from mamori.store.notices import Notices
+from mamori.store.resets import Resets
 from mamori.store.risk_counts import RiskCounts
 from mamori.store.risk_flags import RiskFlags
 from mamori.store.risk_history import RiskHistory
@@ -71,3 +72,4 @@ class Tx:
         self.challenges = Challenges(conn)
         self.notices = Notices(conn)
         self.risk_flags = RiskFlags(conn)
+        self.resets = Resets(conn)

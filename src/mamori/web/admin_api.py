@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.requests import Request
 
 from mamori.errors import Forbidden
-from mamori.flows import operator
+from mamori.flows import operator, reset
 from mamori.models import Ban
 from mamori.web.api import guard_unsafe
 from mamori.web.deps import ClientDep, ServicesDep
@@ -125,6 +125,26 @@ async def require_two_step(
         svc, login_id=login_id, required=body.required, reason=body.reason, actor=client, by=by
     )
     return {"status": "ok", "two_step_required": account.two_step_forced}
+
+
+class ForceResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: StrictStr = Field(default="", max_length=255)
+
+
+@router.post("/accounts/{login_id}/force-reset")
+async def force_reset(
+    login_id: str, body: ForceResetIn, svc: ServicesDep, client: ClientDep, by: Operator
+) -> dict[str, Any]:
+    """End every session now; the next login sets a new password after the second step."""
+    account, ended = await reset.force_reset(
+        svc, login_id=login_id, reason=body.reason, actor=client, by=by
+    )
+    return {
+        "status": "ok",
+        "password_reset_required": account.password_reset_required,
+        "sessions_ended": ended,
+    }
 
 
 @router.post("/accounts/{login_id}/unlock")

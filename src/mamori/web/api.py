@@ -11,11 +11,13 @@ from starlette.responses import JSONResponse, Response
 
 from mamori.errors import InputError, NotFound
 from mamori.flows import account as account_flow
+from mamori.flows import center as center_flow
 from mamori.flows import challenge as challenge_flow
 from mamori.flows import login as login_flow
 from mamori.flows import signup as signup_flow
 from mamori.models import Account, SecurityEvent
 from mamori.passwords import strength
+from mamori.store.notices import NoticeRecord
 from mamori.web import i18n
 from mamori.web.cookies import (
     clear_session_cookie,
@@ -104,7 +106,10 @@ def account_json(account: Account) -> dict[str, Any]:
     }
 
 
-def history_json(event: SecurityEvent) -> dict[str, Any]:
+def history_json(event: SecurityEvent, notice: NoticeRecord | None = None) -> dict[str, Any]:
+    """One login: where from, the risk decision (`risk_level`, `risk_action`), how it was
+    completed (`method`, `challenged`), and the notice about it (`notice_id`, `feedback`) that
+    "was this you?" answers."""
     return {
         "id": event.id,
         "at": event.at.isoformat(),
@@ -116,6 +121,9 @@ def history_json(event: SecurityEvent) -> dict[str, Any]:
         "country": event.country,
         "asn": event.asn,
         "network": event.as_name,
+        **center_flow.login_facts(event),
+        "notice_id": notice.id if notice is not None else None,
+        "feedback": notice.feedback if notice is not None else None,
     }
 
 
@@ -252,11 +260,12 @@ async def login_history(
     svc: ServicesDep,
     auth: AuthDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> dict[str, Any]:
     events = await account_flow.login_history(svc, auth=auth, limit=limit, before_id=before)
+    notices = await center_flow.notices_for_events(svc, account_id=auth.account.id, events=events)
     return {
-        "items": [history_json(e) for e in events],
+        "items": [history_json(e, notices.get(e.id)) for e in events],
         "next_before": events[-1].id if len(events) == limit else None,
     }
 

@@ -23,7 +23,17 @@ from mamori.errors import (
 from mamori.flows.risk_store import prune_loop
 from mamori.flows.services import Services
 from mamori.netaddr import parse_cidrs
-from mamori.web import admin_api, api, pages, security_api, security_pages
+from mamori.web import (
+    admin_api,
+    api,
+    center_pages,
+    inbox_pages,
+    notice_pages,
+    pages,
+    reset_pages,
+    security_api,
+    security_pages,
+)
 from mamori.web.errors import error_response, status_for
 from mamori.web.gate import BanGate
 from mamori.web.security import SecurityMiddleware
@@ -129,6 +139,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(pages.router)
     app.include_router(security_pages.router)
+    app.include_router(center_pages.router)
+    app.include_router(reset_pages.router)
+    app.include_router(notice_pages.router)
+    app.include_router(inbox_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

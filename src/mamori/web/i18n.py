@@ -247,6 +247,354 @@ _T: dict[str, tuple[str, str]] = {
         "Two-step verification cannot be turned off for this account.",
     ),
     "err_invalid_mode": ("設定の値が正しくありません。", "That setting is not valid."),
+    # security center and single-device mode
+    "center_sessions": ("ログイン中の端末", "Sessions and devices"),
+    "center_sessions_intro": (
+        "このアカウントにログインしている端末です。心当たりのない端末はログアウトさせ、"
+        "パスワードを変更してください。",
+        "Where your account is signed in now. Sign out any you don't recognize, then change "
+        "your password.",
+    ),
+    "center_signed_in": ("ログイン日時", "Signed in"),
+    "center_last_active": ("最終アクセス", "Last active"),
+    "center_sign_out": ("ログアウトさせる", "Sign out"),
+    "center_use_logout": ("（ログアウトで終了）", "(use Log out)"),
+    "center_sign_out_others": ("ほかのすべての端末からログアウト", "Sign out everywhere else"),
+    "center_sign_out_others_intro": (
+        "パスワードを入力すると、この端末以外のすべてのセッションを終了します。",
+        "Enter your password to end every session except this one.",
+    ),
+    "center_no_others": (
+        "ほかにログイン中の端末はありません。",
+        "You are not signed in anywhere else.",
+    ),
+    "center_done_session_revoked": (
+        "その端末をログアウトさせました。",
+        "That session was signed out.",
+    ),
+    "center_done_others_revoked": (
+        "ほかのすべての端末をログアウトさせました。",
+        "You were signed out everywhere else.",
+    ),
+    "center_done_single_device": (
+        "ほかの端末をログアウトさせました。この端末だけがログイン中です。",
+        "Your other devices were signed out. Only this one is signed in.",
+    ),
+    "center_events": ("セキュリティイベント", "Security events"),
+    "center_events_intro": (
+        "最近のログインや設定の変更です。心当たりのないものがあれば「いいえ」を押してください。"
+        "その端末をログアウトさせ、次回ログイン時にパスワードの再設定をお願いします。",
+        "Recent logins and changes to your account. If you don't recognize one, press “No”: "
+        "we sign that device out and ask for a new password at the next login.",
+    ),
+    "center_event": ("内容", "Event"),
+    "center_was_this_you": ("あなたですか？", "Was this you?"),
+    "center_yes_me": ("はい、私です", "Yes, it was me"),
+    "center_not_me": ("いいえ、心当たりがない", "No, it wasn't me"),
+    "center_feedback_was_me": ("本人と確認済み", "Confirmed as you"),
+    "center_feedback_not_me": ("心当たりなしと報告済み", "Reported as not you"),
+    "center_no_events": ("まだイベントはありません。", "No events yet."),
+    "center_older": ("さらに前のイベント", "Older events"),
+    "center_pw_after_not_me": (
+        "心当たりのないログインが報告されています。ほかの端末はすべてログアウトさせてください。",
+        "A login was reported as not you: sign out all other sessions.",
+    ),
+    "center_history_hint": (
+        "心当たりのないログインは「セキュリティイベント」から報告できます。",
+        "Report a login you don't recognize from Security events.",
+    ),
+    "risk": ("リスク", "Risk"),
+    "risk_low": ("低", "Low"),
+    "risk_medium": ("中", "Medium"),
+    "risk_high": ("高", "High"),
+    "risk_action_allow": ("許可", "allowed"),
+    "risk_action_step_up": ("追加確認", "extra check"),
+    "risk_action_deny": ("拒否", "denied"),
+    "login_method": ("方法", "Method"),
+    "method_password": ("パスワード", "Password"),
+    "challenged": ("追加確認あり", "extra check asked"),
+    "ev_signup": ("アカウント登録", "Account created"),
+    "ev_login_success": ("ログイン", "Login"),
+    "ev_login_failure": ("ログインの失敗", "Failed login"),
+    "ev_login_challenged": ("ログイン時の本人確認", "Login check asked"),
+    "ev_challenge_failed": ("本人確認の失敗", "Login check failed"),
+    "ev_password_changed": ("パスワードの変更", "Password change"),
+    "ev_password_reset_requested": ("パスワード再設定の申請", "Password reset requested"),
+    "ev_password_reset": ("パスワードの再設定", "Password reset"),
+    "ev_password_reset_forced": ("パスワード再設定の要求", "Password reset required"),
+    "ev_email_verified": ("メールアドレスの確認", "Email address verified"),
+    "ev_session_revoked": ("端末のログアウト", "Session signed out"),
+    "ev_sessions_revoked": ("ほかの端末のログアウト", "Other sessions signed out"),
+    "ev_account_locked": ("一時的な利用制限", "Temporarily locked"),
+    "ev_account_unlocked": ("利用制限の解除", "Lock lifted"),
+    "ev_account_restricted": ("アカウントの利用制限", "Account restricted"),
+    "ev_account_unrestricted": ("利用制限の解除", "Restriction lifted"),
+    "ev_device_trusted": ("端末の確認省略の設定", "Browser trust changed"),
+    "ev_device_forgotten": ("端末の削除", "Browser forgotten"),
+    "ev_two_step_mode_changed": ("2段階認証の設定変更", "Two-step setting changed"),
+    "ev_two_step_required": ("2段階認証の要求", "Two-step verification required"),
+    "ev_totp_enrolled": ("認証アプリの設定", "Authenticator app set up"),
+    "ev_totp_removed": ("認証アプリの解除", "Authenticator app removed"),
+    "ev_totp_replay": ("使用済みコードの再利用", "Used code tried again"),
+    "ev_recovery_codes_generated": ("リカバリーコードの作成", "Recovery codes generated"),
+    "ev_recovery_code_used": ("リカバリーコードの使用", "Recovery code used"),
+    "ev_phone_verified": ("電話番号の確認", "Phone number verified"),
+    "ev_phone_removed": ("電話番号の削除", "Phone number removed"),
+    "ev_not_me_reported": ("「心当たりがない」の報告", "Reported “not me”"),
+    "ev_was_me_confirmed": ("「本人です」の確認", "Confirmed “it was me”"),
+    "ev_single_device_changed": ("1台の端末で使う設定の変更", "Single-device setting changed"),
+    "sd_title": ("ほかの端末からログアウトします", "Your other device will be signed out"),
+    "sd_intro": (
+        "このアカウントは1台の端末だけで使う設定です。続けると、ほかの端末"
+        "（{n}件のログイン）はログアウトされます。",
+        "This account is used on one device at a time. If you continue, your other device "
+        "({n} sessions) will be signed out.",
+    ),
+    "sd_question": ("続けますか？", "Continue?"),
+    "sd_continue": ("続ける", "Continue"),
+    "sd_cancel": (
+        "キャンセル（この端末ではログインしない）",
+        "Cancel (don't sign in here)",
+    ),
+    "sd_setting": ("1台の端末だけで使う", "Use on one device only"),
+    "sd_setting_intro": (
+        "オンにすると、新しい端末でログインしたときに、確認のうえでほかの端末をログアウト"
+        "させます。",
+        "When on, logging in on a new device signs your other devices out (we ask first).",
+    ),
+    "sd_setting_on": ("オン", "On"),
+    "sd_setting_off": ("オフ", "Off"),
+    "sd_setting_all": (
+        "このサービスでは、すべてのアカウントが1台の端末だけで使う設定です。",
+        "On this service every account is used on one device at a time.",
+    ),
+    "sec_done_single_device": ("設定を保存しました。", "Setting saved."),
+    "err_current_session": (
+        "この端末のセッションです。ログアウトを使ってください。",
+        "This is the session you are using: log out instead.",
+    ),
+    "err_single_device_off": (
+        "1台の端末だけで使う設定になっていません。",
+        "Single-device mode is not on for this account.",
+    ),
+    "err_single_device_not_newest": (
+        "より新しいログインがあるため、この端末からは実行できません。",
+        "A newer login exists: only the newest one can do this.",
+    ),
+    "err_single_device_not_optional": (
+        "このサービスではこの設定は変更できません。",
+        "This setting cannot be changed on this service.",
+    ),
+    # forgot password / reset (web/reset_pages.py)
+    "forgot_link": ("パスワードをお忘れの方", "Forgot your password?"),
+    "reset_title": ("パスワードの再設定", "Reset your password"),
+    "reset_forgot_intro": (
+        "ログインIDまたは登録メールアドレスを入力してください。該当するアカウントがあれば、"
+        "登録メールアドレスに6桁の確認コードと再設定用のリンクを送ります。",
+        "Enter your login ID or email address. If an account matches, we will send a 6-digit "
+        "code and a reset link to its registered email address.",
+    ),
+    "login_id_or_email": ("ログインIDまたはメールアドレス", "Login ID or email address"),
+    "reset_send": ("確認コードを送る", "Send the code"),
+    "reset_code_intro": (
+        "該当するアカウントがあれば、登録メールアドレスに6桁の確認コードを送りました"
+        "（{minutes}分間有効）。コードを入力するか、メールのリンクを開いてください。",
+        "If an account matches, we sent a 6-digit code to its registered email address "
+        "(valid for {minutes} minutes). Enter it, or open the link in the email.",
+    ),
+    "reset_code_none": (
+        "数分待ってもメールが届かない場合は、入力内容を確かめてもう一度お申し込みください。",
+        "If no email arrives within a few minutes, check what you entered and ask again.",
+    ),
+    "reset_again": ("もう一度申し込む", "Ask again"),
+    "reset_second_intro": (
+        "このアカウントでは2段階認証を使っています。パスワードを再設定するには、"
+        "次のいずれかの方法で本人確認をしてください。",
+        "This account uses two-step verification. To reset its password, confirm it's you "
+        "in one of these ways.",
+    ),
+    "reset_send_sms": ("SMSでコードを送る", "Send a code by SMS"),
+    "reset_sms_sent": (
+        "登録電話番号にSMSで確認コードを送りました。",
+        "We sent a code by SMS to your registered phone.",
+    ),
+    "reset_password_intro": (
+        "{login_id} の新しいパスワードを設定してください。設定すると、すべての端末から"
+        "ログアウトします。",
+        "Choose a new password for {login_id}. Every device will be signed out.",
+    ),
+    "reset_submit": ("パスワードを再設定する", "Reset the password"),
+    "reset_done_title": ("パスワードを再設定しました", "Your password was reset"),
+    "reset_done_body": (
+        "すべての端末からログアウトしました。新しいパスワードでログインしてください。",
+        "Every device was signed out. Log in with your new password.",
+    ),
+    "reset_invalid_title": ("再設定を続けられません", "This reset cannot go on"),
+    "reset_invalid_body": (
+        "有効期限が切れたか、すでに使われたか、試行回数の上限に達しました。"
+        "お手数ですが、もう一度お申し込みください。",
+        "It has expired, was already used, or had too many tries. Please ask for a new one.",
+    ),
+    "err_reset_failed": (
+        "再設定の有効期限が切れたか、すでに使われたか、試行回数の上限に達しました。"
+        "もう一度お申し込みください。",
+        "This reset has expired, was already used, or had too many tries. Please ask for a "
+        "new one.",
+    ),
+    "err_reset_not_verified": (
+        "先にメールで届いた確認コードを入力してください。",
+        "Enter the code from the email first.",
+    ),
+    "err_second_step_required": (
+        "先に本人確認（2段階認証）を済ませてください。",
+        "Confirm it's you (two-step verification) first.",
+    ),
+    "err_reset_wrong_step": (
+        "本人確認はすでに済んでいます。",
+        "You have already confirmed it's you.",
+    ),
+    "err_invalid_method": (
+        "この確認方法は使えません。",
+        "That way of confirming is not available.",
+    ),
+    "pw_reused": (
+        "現在のパスワードと同じです。別のパスワードにしてください。",
+        "It is your current password. Choose a different one.",
+    ),
+    # -- notices: the security inbox, "this wasn't me", verify-notice, how we contact you --
+    "inbox_title": ("セキュリティのお知らせ", "Security inbox"),
+    "inbox_intro": (
+        "アカウントのセキュリティに関するお知らせを、すべてここに保管しています。"
+        "メールやSMSで届いたお知らせも、ここにあれば当社が送った本物です。",
+        "Every security notice about your account is kept here. A notice you got by email or "
+        "SMS is genuine if it is also here.",
+    ),
+    "inbox_empty": ("お知らせはありません。", "No notices yet."),
+    "inbox_unread": ("未読", "New"),
+    "inbox_unread_count": ("未読のお知らせ", "unread notices"),
+    "inbox_genuine": ("当社が送った本物のお知らせ", "Genuine notice from us"),
+    "inbox_channels": ("送信先", "Sent by"),
+    "inbox_channel_email": ("メール", "email"),
+    "inbox_channel_sms": ("SMS", "SMS"),
+    "inbox_channel_inbox": ("このページ", "this page"),
+    "inbox_ask": ("このログインはご自身ですか？", "Was this you?"),
+    "inbox_not_me": ("自分ではない", "This wasn't me"),
+    "inbox_was_me": ("はい、自分です", "Yes, it was me"),
+    "inbox_not_me_hint": (
+        "「自分ではない」を押すと、その端末をログアウトさせ、次回のログインで本人確認と"
+        "パスワードの再設定を必須にします。",
+        "\u201cThis wasn't me\u201d signs that device out and makes your next login confirm "
+        "it's you and set a new password.",
+    ),
+    "inbox_feedback_not_me": ("「自分ではない」と報告済み", "Reported: this wasn't me"),
+    "inbox_feedback_was_me": ("ご本人と確認済み", "Confirmed: it was you"),
+    "inbox_done_not_me": (
+        "ご報告を受け付けました。その端末をログアウトさせました。次回のログインでは、"
+        "本人確認のあとでパスワードを再設定していただきます。",
+        "Thank you. That device was signed out; at your next login you will confirm it's you "
+        "and set a new password.",
+    ),
+    "inbox_done_was_me": (
+        "確認しました。この端末は今後、新しい端末として扱いません。",
+        "Thank you. That device is no longer treated as new.",
+    ),
+    "inbox_older": ("さらに前のお知らせ", "Older notices"),
+    "err_already_answered": (
+        "このお知らせにはすでに回答済みです。",
+        "This notice was already answered.",
+    ),
+    "notme_title": ("「自分ではない」のご報告", "Report: this wasn't me"),
+    "notme_intro": (
+        "次のログインに心当たりがない場合は、下のボタンを押してください。",
+        "If you do not recognize this sign-in, press the button below.",
+    ),
+    "notme_what": (
+        "ボタンを押すと、その端末をログアウトさせて信頼を解除し、次回のログインで本人確認と"
+        "パスワードの再設定を必須にします。ログインやパスワードの入力は必要ありません。",
+        "The button signs that device out, stops trusting it, and makes your next login "
+        "confirm it's you and set a new password. You do not need to log in or enter a password.",
+    ),
+    "notme_button": ("自分ではない（その端末をログアウトさせる）", "This wasn't me: sign it out"),
+    "notme_done_title": ("ご報告ありがとうございました", "Thank you for telling us"),
+    "notme_done": (
+        "その端末はログアウトされました。次回ログインするときに、本人確認のあとで"
+        "パスワードを再設定していただきます。",
+        "That device was signed out; at your next login you will confirm it's you and "
+        "reset your password.",
+    ),
+    "notme_done_advice": (
+        "同じパスワードをほかのサービスでも使っている場合は、そちらも変更してください。",
+        "If you use the same password on other services, change it there too.",
+    ),
+    "notme_invalid": (
+        "このリンクは有効期限が切れているか、すでに使われています。",
+        "This link has expired or was already used.",
+    ),
+    "notme_invalid_advice": (
+        "ご心配な場合は、いつものブックマークからご自身でログインし、"
+        "セキュリティのお知らせを確認してください。",
+        "If you are worried, log in yourself from your usual bookmark and check your "
+        "security inbox.",
+    ),
+    "verify_notice_title": ("お知らせが本物か確認する", "Check a notice"),
+    "verify_notice_intro": (
+        "当社からのメールやSMSには、必ず「通知番号」（例: K7QF-3MZP）が書かれています。"
+        "番号を入力すると、当社が本当に送ったものか確認できます。",
+        "Every email or SMS we send carries a notice code (such as K7QF-3MZP). Enter it to "
+        "check that the message really came from us.",
+    ),
+    "verify_notice_code": ("通知番号", "Notice code"),
+    "verify_notice_check": ("確認する", "Check"),
+    "verify_notice_genuine": ("このお知らせは本物です。", "This notice is genuine."),
+    "verify_notice_genuine_detail": (
+        "{date} に当社が送った「{title}」のお知らせです。",
+        "We sent it on {date}: \u201c{title}\u201d.",
+    ),
+    "verify_notice_forged": (
+        "この番号のお知らせは、当社から送っていません。",
+        "We never sent a notice with this code.",
+    ),
+    "verify_notice_forged_advice": (
+        "そのメールやSMSのリンクは開かず、返信もせず、どこにもパスワードを入力しないで"
+        "ください。削除してかまいません。",
+        "Do not open its links, do not reply, and do not enter your password anywhere it "
+        "leads. You can delete it.",
+    ),
+    "how_contact_title": ("当社からのご連絡について", "How we contact you"),
+    "how_contact_intro": (
+        "当社を名乗る偽のメールやSMSにご注意ください。当社からのご連絡は次のとおりです。",
+        "Beware of fake emails and SMS using our name. This is how we contact you.",
+    ),
+    "how_contact_email": ("メールの差出人", "Email sender"),
+    "how_contact_sms": ("SMSの送信者名", "SMS sender ID"),
+    "how_contact_support": ("お問い合わせ窓口", "Support"),
+    "how_contact_support_none": ("このサービスの管理者", "The administrator of this service"),
+    "how_contact_rules": ("当社が必ず守ること", "What we always do, and never do"),
+    "how_contact_rule_links": (
+        "ログイン用のリンクを送ることはありません。",
+        "We never send links that log you in.",
+    ),
+    "how_contact_rule_ask": (
+        "メール・SMS・電話で、パスワードや確認コードを尋ねることはありません。",
+        "We never ask for your password or a code by email, SMS or phone.",
+    ),
+    "how_contact_rule_code": (
+        "すべてのお知らせに通知番号が付いています。本物かどうかは「お知らせが本物か確認する」"
+        "ページやセキュリティのお知らせで確かめられます。",
+        "Every notice carries a notice code: check it on the \u201cCheck a notice\u201d page or "
+        "in your security inbox.",
+    ),
+    "how_contact_rule_not_me": (
+        "お知らせの「自分ではない」リンクは、ログインもパスワードの入力も求めません。"
+        "押すと安全を強める操作だけが行われます。",
+        "The \u201cthis wasn't me\u201d link in a notice never asks you to log in or for a "
+        "password: it can only tighten your account's security.",
+    ),
+    "how_contact_rule_bookmark": (
+        "ご心配なときは、メールのリンクではなく、いつものブックマークからご自身でログインして"
+        "ください。",
+        "When in doubt, do not follow a link: log in yourself from your usual bookmark.",
+    ),
     # -- security settings (two-step): add new keys above this line --
     # error codes
     "err_challenge_failed": (

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from mamori.errors import MamoriError
 from mamori.flows import phone, security_settings
+from mamori.flows.center import single_device_mode
 from mamori.flows.sessions import Authenticated
 from mamori.web.deps import client_of, current_auth, optional_auth, services_of
 from mamori.web.errors import status_for
@@ -39,6 +40,7 @@ DONE = frozenset(
         "phone_removed",
         "device_untrusted",
         "device_forgotten",
+        "single_device",
     }
 )
 
@@ -64,6 +66,7 @@ async def _page(
         "now": svc.clock.now(),
         "current_device": current_device_hash(request, svc.settings.secret_key),
         "trusted_days": svc.settings.trusted_device_days,
+        "single_device_mode": single_device_mode(svc),
         "errors": errors,
         "done": done if done in DONE else "",
     }
@@ -241,3 +244,19 @@ async def device_forget(request: Request, device_id: DeviceId) -> Response:
     except MamoriError as exc:
         return await _failed(request, auth, exc)
     return _done("device_forgotten", "devices")
+
+
+@router.post(PAGE + "/single-device")
+async def single_device_submit(request: Request) -> Response:
+    form = await read_form(request)
+    auth = await current_auth(request)
+    try:
+        await security_settings.set_single_device(
+            services_of(request),
+            auth=auth,
+            on=field(form, "on") == "on",
+            client=client_of(request),
+        )
+    except MamoriError as exc:
+        return await _failed(request, auth, exc)
+    return _done("single_device", "single-device")
