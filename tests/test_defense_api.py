@@ -35,6 +35,7 @@ async def svc(database_url: str, clock: FixedClock) -> AsyncIterator[Services]:
         )
     )
     yield s
+    await s.background.drain()  # notices still being written
     await s.store.dispose()
 
 
@@ -193,6 +194,7 @@ async def test_many_login_ids_from_one_ip_blocks_it(database_url: str, clock: Fi
         r = await login(c, "list10", "leaked-pass-123", "192.0.2.44")
         assert r.status_code == 429
         assert r.json()["error"]["retry_after"] == 86400
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 
@@ -305,6 +307,7 @@ async def test_network_ban_uses_geo(database_url: str, clock: FixedClock) -> Non
         assert (await login(c, "x", "y" * 12, "203.0.113.9")).status_code == 401
         clock.advance(61)
         assert (await login(c, "x", "y" * 12, "192.0.2.9")).status_code == 401  # expired
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 
@@ -323,6 +326,7 @@ async def test_allowlisted_source_is_never_blocked(database_url: str, clock: Fix
         assert codes == {401}
         async with svc.store.begin() as tx:
             assert await tx.bans.active(now=clock.now()) == []
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 
@@ -346,6 +350,7 @@ async def test_monitor_mode_records_but_does_not_block(
             events = await tx.events.recent(limit=200)
         would = [e for e in events if e.type == "ban_added"]
         assert would and all(e.result == "monitor" for e in would)
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 
@@ -371,6 +376,7 @@ async def test_load_shedding_with_503(database_url: str, clock: FixedClock) -> N
         shed = next(r for r in results if r.status_code == 503)
         assert shed.json()["error"]["code"] == "overloaded"
         assert shed.headers["retry-after"] == "1"
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 

@@ -647,3 +647,19 @@ def test_an_unreadable_dkim_key_is_a_config_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError):
         SMTPNotifier(settings)
+
+
+def test_a_kind_without_its_own_text_still_goes_out_safely() -> None:
+    for channel, kind in (("email", "notice_something_new"), ("sms", "notice_something_new_sms")):
+        message = render(
+            kind,
+            language="en",
+            channel=channel,
+            to="kenta@example.com",
+            account_id=1,
+            notice_code="K7QF-3MZP",
+            verify_url=f"{PUBLIC_URL}/verify-notice",
+            not_me_url=f"{PUBLIC_URL}/not-me/tok",
+        )
+        assert "K7QF-3MZP" in message.body
+        assert_clean(message.body, secrets=[], sms=channel == "sms")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -174,6 +176,39 @@ async def test_same_answer_for_unknown_and_known(
     async with services.store.begin() as tx:
         mine = await tx.events.for_account(1, types=["password_reset_requested"])
     assert len(mine) == 2
+
+
+async def test_unknown_and_known_take_about_the_same_time(
+    database_url: str, clock: FixedClock
+) -> None:
+    """Interleaved requests for a real account and for unknown IDs: the email goes out after
+    the response and both sides write once, so the medians stay close (a loose bound: the
+    requests take a few milliseconds, and other work shares the machine)."""
+    svc = await clean(
+        make_services(
+            database_url,
+            clock=clock,
+            password_reset_per_ip_per_hour=0,
+            password_reset_per_account_per_hour=0,
+        )
+    )
+    try:
+        async with client_for(svc) as c:
+            assert (await signup(c)).status_code == 201
+            times: dict[str, list[float]] = {"known": [], "unknown": []}
+            for i in range(40):
+                for side, who in (("known", "alice"), ("unknown", f"nobody{i}")):
+                    await svc.background.drain()
+                    start = time.perf_counter()
+                    r = await forgot(c, who)
+                    times[side].append(time.perf_counter() - start)
+                    assert r.status_code == 202
+            await svc.background.drain()
+    finally:
+        await svc.store.dispose()
+    ratio = statistics.median(times["known"]) / statistics.median(times["unknown"])
+    print(f"known/unknown median ratio {ratio:.3f}")
+    assert 0.67 <= ratio <= 1.5, ratio
 
 
 async def test_unknown_ids_with_control_characters_are_safe(client: httpx.AsyncClient) -> None:

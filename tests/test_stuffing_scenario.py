@@ -157,4 +157,5 @@ async def test_stuffing_from_residential_proxies(database_url: str, clock: Fixed
 
     for c in [*browsers.values(), attacker, stranger]:
         await c.aclose()
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()

@@ -132,6 +132,7 @@ async def test_forwarded_for_from_trusted_proxy(services: Services, clock: Fixed
         event = (await tx.events.recent(limit=1))[0]
     assert event.ip == "198.51.100.9"
     assert event.country == "US"
+    await svc.background.drain()  # notices still being written
     await svc.store.dispose()
 
 

@@ -118,6 +118,10 @@ def handle_hash(svc: Services, reset_id: str) -> str:
     return token_hash(link_token(svc, reset_id))
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
 def _ghost_key(th: str) -> str:
     return f"reset:ghost:{th}"
 
@@ -209,14 +213,12 @@ async def request(
     submitted = login_id_or_email.strip()
     async with svc.store.begin() as tx:
         account = await _lookup(tx, submitted)
-    reason = "unknown_account"
-    if account is not None:
-        per_account = await counters.incr(f"reset:acct:{account.id}", ttl=_HOUR, now=epoch)
-        limit = s.password_reset_per_account_per_hour
-        reason = "" if limit <= 0 or per_account <= limit else "account_limit"
-    if reason:
-        # a handle with no row: it answers like a reset waiting for its code, then expires
-        await counters.incr(_ghost_key(th), ttl=minutes * 60.0, now=epoch)
+    # one count per request, for the account or else for what was typed: the same work
+    typed = login_key(printable(submitted))[:128]
+    subject = f"acct:{account.id}" if account else "typed:" + _digest(typed)
+    count = await counters.incr(f"reset:{subject}", ttl=_HOUR, now=epoch)
+    over = 0 < s.password_reset_per_account_per_hour < count
+    reason = "unknown_account" if account is None else ("account_limit" if over else "")
     async with svc.store.begin() as tx:
         if account is not None and not reason:
             await tx.resets.create(
@@ -227,6 +229,10 @@ async def request(
                 expires_at=now + timedelta(minutes=minutes),
                 ip=client.ip,
             )
+        else:
+            # a handle with no row, in place of the row's write: it answers like a reset
+            # waiting for its code until it expires
+            await svc.defender.counters_in(tx).incr(_ghost_key(th), ttl=minutes * 60.0, now=epoch)
         await tx.events.add(
             at=now,
             type=EventType.PASSWORD_RESET_REQUESTED,
@@ -234,7 +240,7 @@ async def request(
             result="fail" if reason else "ok",
             reason=reason,
             account_id=account.id if account else None,
-            login_id=account.login_id if account else login_key(printable(submitted))[:128],
+            login_id=account.login_id if account else typed,
         )
     if account is not None and not reason:
         svc.send_later(code_message(svc, account, code=code, token=token, client=client))

@@ -153,10 +153,7 @@ def _notice_params(language: str, params: dict[str, object]) -> _Params:
 
 def notice_title(kind: str, language: str) -> str:
     """A notice kind's title (its subject without the brand), for the inbox and verify page."""
-    try:
-        return notice_text(kind, language).title
-    except KeyError:
-        return kind
+    return notice_text(kind, language).title
 
 
 def render_notice_text(kind: str, language: str, params: dict[str, object]) -> tuple[str, str]:
@@ -176,7 +173,7 @@ def _render_notice(
     params: dict[str, object],
 ) -> Message:
     values = _notice_params(language, params)
-    if name.endswith("_sms") and name.removesuffix("_sms") in SMS_KINDS:
+    if channel == "sms" or name.endswith("_sms"):  # never a link in an SMS
         subject, body = "", sms_template(name.removesuffix("_sms"), language)
     else:
         subject, body = email_template(name, language, with_link=bool(params.get("not_me_url")))

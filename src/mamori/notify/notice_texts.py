@@ -348,6 +348,26 @@ _SMS: dict[str, dict[str, str]] = {
     },
 }
 
+# for a kind this version has no text for (a newer caller): plain and still safe
+_GENERIC = {
+    "ja": NoticeText(
+        "アカウントのセキュリティに関するお知らせ",
+        "アカウントのセキュリティに関わる操作がありました。",
+        "心当たりがない場合は、いつもの方法でログインしてパスワードを変更し、"
+        "セキュリティのお知らせを確認してください。",
+    ),
+    "en": NoticeText(
+        "A security notice about your account",
+        "Something security-related happened on your account.",
+        "If this was not you, log in as usual, change your password and check your security inbox.",
+    ),
+}
+_GENERIC_SMS = {
+    "ja": "Mamori: アカウントのセキュリティに関するお知らせがあります（{time}）。"
+    "通知番号 {notice_code}",
+    "en": "Mamori: a security notice about your account ({time}). Notice code {notice_code}",
+}
+
 _BRAND = {"ja": "【Mamori】", "en": "[Mamori] "}
 
 _GREETING = {"ja": "{login_id} 様", "en": "Hello {login_id},"}
@@ -402,9 +422,8 @@ def _lang(language: str) -> str:
 
 
 def notice_text(kind: str, language: str) -> NoticeText:
-    """The parts of a notice (KeyError for an unknown kind)."""
-    texts = _NOTICES[kind]
-    return texts[_lang(language)]
+    """The parts of a notice (a generic text for a kind without its own)."""
+    return _NOTICES.get(kind, _GENERIC)[_lang(language)]
 
 
 def email_template(kind: str, language: str, *, with_link: bool) -> tuple[str, str]:
@@ -424,5 +443,5 @@ def email_template(kind: str, language: str, *, with_link: bool) -> tuple[str, s
 
 
 def sms_template(kind: str, language: str) -> str:
-    """The body template of a notice's SMS (KeyError for a kind with no SMS)."""
-    return _SMS[kind][_lang(language)]
+    """The body template of a notice's SMS (a generic one for a kind without its own)."""
+    return _SMS.get(kind, _GENERIC_SMS)[_lang(language)]

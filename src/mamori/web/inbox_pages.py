@@ -82,11 +82,8 @@ def _iso(at: datetime | None) -> str | None:
 
 def notice_view(notice: NoticeRecord, lang: str) -> dict[str, Any]:
     """What the inbox shows of a notice (no code, no link)."""
-    try:
-        details = notice_text(notice.kind, lang).details
-        summary, advice = render_notice_text(notice.kind, lang, notice.params)
-    except KeyError:  # a kind this version has no text for
-        details, summary, advice = False, "", ""
+    details = notice_text(notice.kind, lang).details
+    summary, advice = render_notice_text(notice.kind, lang, notice.params)
     facts = {k: str(notice.params.get(k, "")) for k in FACTS if notice.params.get(k)}
     return {
         "id": notice.id,
