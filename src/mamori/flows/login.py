@@ -34,6 +34,8 @@ from mamori.devices import device_hash_from_cookie, new_device_cookie
 from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials, LoginDenied
 from mamori.flows import challenge as challenge_flow
 from mamori.flows import factors, notices
+from mamori.flows import reset as reset_flow
+from mamori.flows.center import single_device_applies
 from mamori.flows.challenge import ChallengeStarted
 from mamori.flows.defense import Reservation, retry_after
 from mamori.flows.services import Services
@@ -42,6 +44,7 @@ from mamori.identifiers import has_control, login_key, printable
 from mamori.models import Account, ClientContext, EventType
 from mamori.risk.assessment import Assessment
 from mamori.risk.features import LoginFeatures, network_key
+from mamori.risk.frequencies import FrequencySnapshot
 from mamori.risk.policy import Mode, Verdict, decide
 from mamori.risk.scoring import score_login
 from mamori.store import Tx
@@ -49,7 +52,7 @@ from mamori.store.counters import CountersUnavailable
 
 log = logging.getLogger("mamori.login")
 
-__all__ = ["ChallengeStarted", "LoginResult", "login", "logout"]
+__all__ = ["ChallengeStarted", "LoginResult", "ResetRequired", "login", "logout"]
 
 MODES: tuple[Mode, ...] = ("off", "new_devices", "every_login")
 
@@ -59,6 +62,17 @@ class LoginResult:
     account: Account
     session: NewSession
     device_cookie: str | None  # a new device cookie to set, when the browser had none
+    single_device_confirm: bool = False  # ask "your other devices will be signed out?"
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRequired:
+    """The password is right (and the second step passed) but a forced reset is pending: no
+    session; the reset flow continues with `reset_id` (set a new password, then log in)."""
+
+    account: Account
+    reset_id: str
+    device_cookie: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +117,12 @@ def effective_mode(svc: Services, account: Account | None) -> Mode:
     return mode
 
 
-async def assess(
+def assess(
     svc: Services,
     *,
     account: Account | None,
     features: LoginFeatures,
+    snapshot: FrequencySnapshot | None,
     recognized: bool,
     trusted: bool,
     under_attack: bool,
@@ -115,13 +130,8 @@ async def assess(
 ) -> RiskDecision:
     """Score this login against the account's history and decide. An unknown login ID reads
     the (empty) tables of account 0 for the same cost, and is decided as an account with history
-    seen from a new browser."""
-    try:
-        snapshot = await svc.risk.snapshot(account.id if account else 0, features)
-    except CountersUnavailable:
-        # the tables are out of reach (Redis down): decide on the device and the mode alone
-        log.warning("risk tables unavailable; deciding without a score")
-        snapshot = None
+    seen from a new browser. No snapshot (the tables were out of reach): the device and the mode
+    decide alone."""
     if snapshot is None:
         assessment = Assessment(
             score=1.0,
@@ -176,7 +186,7 @@ async def login(
     remember: bool,
     client: ClientContext,
     device_cookie: str | None = None,
-) -> LoginResult | ChallengeStarted:
+) -> LoginResult | ChallengeStarted | ResetRequired:
     defender = svc.defender
     would_block = await defender.precheck(client)
     # A login ID with control characters cannot belong to an account (sign-up refuses them),
@@ -208,6 +218,12 @@ async def login(
             login_key=key, device_hash=cookie_hash if bound else None, tx=tx
         )
         reservation.would_block = would_block
+        snapshot = None
+        if reservation.verdict.allowed:
+            try:  # the risk tables (SQL: in this transaction; Redis: one pipelined read)
+                snapshot = await svc.risk.snapshot(account.id if account else 0, features, tx=tx)
+            except CountersUnavailable:
+                log.warning("risk tables unavailable; deciding without a score")
         if not reservation.verdict.allowed:
             await _failure(
                 tx,
@@ -242,10 +258,11 @@ async def login(
                 params={"minutes": minutes},
             )
         raise AccountLocked(retry_after=retry_after(until, now), until=until)
-    risk = await assess(
+    risk = assess(
         svc,
         account=account,
         features=features,
+        snapshot=snapshot,
         recognized=(known or trusted) and "device" not in flags,
         trusted=trusted and "device" not in flags,
         under_attack=reservation.under_attack or bool(would_block),
@@ -325,6 +342,9 @@ async def login(
                 risk=risk,
             )
         raise AccountRestricted(account.restricted_reason)
+    if account.password_reset_required:
+        reset_id = await _forced_reset(svc, account=account, client=client, key=key, bound=bound)
+        return ResetRequired(account=account, reset_id=reset_id, device_cookie=new_cookie)
     new_hash = None
     if svc.hasher.needs_rehash(account.password_hash):
         new_hash = await svc.hash_password(password)
@@ -339,7 +359,12 @@ async def login(
         new_hash=new_hash,
         details={"defense": reservation.details(), "risk": risk.details(), "method": "password"},
     )
-    return LoginResult(account=result.account, session=result.session, device_cookie=new_cookie)
+    return LoginResult(
+        account=result.account,
+        session=result.session,
+        device_cookie=new_cookie,
+        single_device_confirm=result.single_device_confirm,
+    )
 
 
 async def _challenge(
@@ -436,7 +461,7 @@ async def complete_challenge(
     code: str,
     remember_device: bool,
     client: ClientContext,
-) -> LoginResult:
+) -> LoginResult | ResetRequired:
     """Check a second-step code; on success, the login completes like a password login, the
     device is trusted when asked ("don't ask again"), and an operator's one-time requirement of
     the second step is cleared."""
@@ -458,6 +483,16 @@ async def complete_challenge(
                 details={"method": method, **ch.decision},
             )
         raise AccountRestricted(account.restricted_reason)
+    if account.password_reset_required:
+        reset_id = await _forced_reset(
+            svc,
+            account=account,
+            client=client,
+            key=ch.login_key,
+            bound=bool(ch.decision.get("recognized")),
+            device_hash=ch.device_hash,
+        )
+        return ResetRequired(account=account, reset_id=reset_id, device_cookie=None)
     now = svc.clock.now()
     result = await finish(
         svc,
@@ -474,6 +509,26 @@ async def complete_challenge(
         clear_forced=account.two_step_forced,
     )
     return result
+
+
+async def _forced_reset(
+    svc: Services,
+    *,
+    account: Account,
+    client: ClientContext,
+    key: str,
+    bound: bool,
+    device_hash: str | None = None,
+) -> str:
+    """A right password (and second step) on an account whose reset is forced: the attempt is
+    taken back, and instead of a session the reset flow starts, already verified."""
+    async with svc.store.begin() as tx:
+        await svc.defender.on_success(
+            client, login_key=key, tx=tx, device_hash=device_hash if bound else None
+        )
+        if account.two_step_forced:
+            await tx.accounts.set_two_step_forced(account.id, False)
+    return await reset_flow.start_forced_reset(svc, account=account, client=client)
 
 
 async def finish(
@@ -528,6 +583,15 @@ async def finish(
             )
         if clear_forced:
             await tx.accounts.set_two_step_forced(account.id, False)
+        features = features_of(client, device_id=device_hash)
+        try:  # the login joins the account's risk history (SQL: in this transaction)
+            await svc.risk.record(account.id, features, now, tx=tx)
+        except CountersUnavailable:
+            log.warning("risk tables unavailable; login not added to the history")
+        new_device = not counted_on_device  # the cookie was not bound to the account before
+        others = 0
+        if new_device and single_device_applies(svc, account):
+            others = len(await tx.sessions.active_for(account.id, now=now))
         session = await start_session(
             svc, tx, account=account, remember=remember, client=client, device_id=device.id
         )
@@ -545,13 +609,7 @@ async def finish(
                 **details,
             },
         )
-    features = features_of(client, device_id=device_hash)
-    try:
-        await svc.risk.record(account.id, features, now)
-    except CountersUnavailable:
-        log.warning("risk tables unavailable; login not added to the history")
     reasons = details.get("risk", {}).get("reasons", [])
-    new_device = device.created_at == now
     if new_device or "new_country" in reasons:
         # LINE-style notice with a "this wasn't me" link that only tightens security
         await notices.notify(
@@ -565,7 +623,10 @@ async def finish(
             session_id=session.session.id,
             not_me=True,
         )
-    return LoginResult(account=account, session=session, device_cookie=None)
+    # single-device mode: the new browser is asked before the others are signed out
+    return LoginResult(
+        account=account, session=session, device_cookie=None, single_device_confirm=others > 0
+    )
 
 
 async def _failure(

@@ -184,8 +184,19 @@ def challenge_response(request: Request, started: login_flow.ChallengeStarted) -
     return response
 
 
-def logged_in(request: Request, result: login_flow.LoginResult) -> Response:
-    response = JSONResponse({"status": "ok", "account": account_json(result.account)})
+def logged_in(
+    request: Request, result: login_flow.LoginResult | login_flow.ResetRequired
+) -> Response:
+    if isinstance(result, login_flow.ResetRequired):
+        # a forced reset: no session; set a new password with POST /password/reset/complete
+        response = JSONResponse({"status": "password_reset_required", "reset_id": result.reset_id})
+        set_device_cookie(request, response, result.device_cookie)
+        return response
+    body: dict[str, Any] = {"status": "ok", "account": account_json(result.account)}
+    if result.single_device_confirm:
+        # single-device mode: POST /me/single-device/confirm (or /cancel) signs the others out
+        body["single_device_confirm"] = True
+    response = JSONResponse(body)
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )

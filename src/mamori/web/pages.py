@@ -139,8 +139,18 @@ async def login_submit(request: Request) -> Response:
     return _logged_in(request, result)
 
 
-def _logged_in(request: Request, result: login_flow.LoginResult) -> Response:
-    response = redirect("/account")
+def _logged_in(
+    request: Request, result: login_flow.LoginResult | login_flow.ResetRequired
+) -> Response:
+    if isinstance(result, login_flow.ResetRequired):
+        from mamori.web.reset_pages import set_reset_cookie  # (reset_pages imports this module)
+
+        response = redirect("/reset/continue")
+        set_reset_cookie(request, response, result.reset_id)
+        set_device_cookie(request, response, result.device_cookie)
+        clear_challenge_cookie(request, response)
+        return response
+    response = redirect("/account/single-device" if result.single_device_confirm else "/account")
     set_session_cookie(
         request, response, result.session.token, max_age=result.session.max_age_seconds
     )
