@@ -138,4 +138,28 @@ def _two_step_problems(s: Settings) -> list[Problem]:
         p.append(Problem("login_code", "code minutes and tries must be >= 1, resends >= 0"))
     if s.trusted_device_days < 0:
         p.append(Problem("trusted_device_days", "must be >= 0"))
+    return p + _notice_problems(s)
+
+
+def _notice_problems(s: Settings) -> list[Problem]:
+    p: list[Problem] = []
+    if s.single_device_mode not in ("off", "optional", "all"):
+        p.append(Problem("single_device_mode", "must be off, optional or all"))
+    dkim = (s.dkim_private_key_file, s.dkim_selector, s.dkim_domain)
+    if any(dkim) and not all(dkim):
+        p.append(
+            Problem("dkim", "set all of MAMORI_DKIM_PRIVATE_KEY_FILE, _SELECTOR and _DOMAIN")
+        )
+    elif s.dkim_private_key_file and not Path(s.dkim_private_key_file).is_file():
+        p.append(Problem("dkim", f"no such file: {s.dkim_private_key_file}"))
+    if s.notice_interval_seconds < 0 or s.not_me_days < 1:
+        p.append(Problem("notices", "notice interval must be >= 0 s and not-me links >= 1 day"))
+    resets = (
+        s.password_reset_minutes,
+        s.password_reset_max_attempts,
+        s.password_reset_per_account_per_hour,
+        s.password_reset_per_ip_per_hour,
+    )
+    if min(resets) < 1:
+        p.append(Problem("password_reset", "reset minutes, tries and hourly limits must be >= 1"))
     return p

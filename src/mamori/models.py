@@ -18,6 +18,7 @@ class EventType(StrEnum):
     EMAIL_VERIFIED = "email_verified"
     EMAIL_CODE_SENT = "email_code_sent"
     EMAIL_CODE_FAILED = "email_code_failed"
+    EMAIL_CHANGED = "email_changed"
     SESSIONS_REVOKED = "sessions_revoked"
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCKED = "account_unlocked"

@@ -131,6 +131,26 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Mamori: your password reset code is {code} (valid {minutes} min). Never share it.",
         ),
     },
+    # ---- email address change (flows/email_change.py): the code goes to the NEW address ----
+    "change_email_code": {
+        "ja": (
+            "【Mamori】メールアドレス変更の確認コード",
+            "{login_id} 様\n\nメールアドレスをこのアドレスに変更するための確認コードは {code} "
+            "です。有効期限は{minutes}分です。\n"
+            "コードを入力するまで、メールアドレスは変更されません。\n\n"
+            "このコードを誰にも教えないでください。当社がコードやパスワードを尋ねることは"
+            "ありません。\n"
+            "お心当たりのない場合は、このメールを破棄してください。",
+        ),
+        "en": (
+            "[Mamori] Your code to change your email address",
+            "Hello {login_id},\n\nYour code to change your account's email address to this "
+            "one is {code}. It is valid for {minutes} minutes.\n"
+            "The address does not change until the code is entered.\n\n"
+            "Never share this code. We will never ask you for it or for your password.\n"
+            "If you did not ask for this, ignore this message.",
+        ),
+    },
 }
 
 

@@ -142,6 +142,21 @@ class Accounts:
             .values(email_verified_at=at)
         )
 
+    async def set_email(self, account_id: int, email: str, *, verified_at: datetime | None) -> None:
+        """Set the email address (and its case-folded key) and when it was verified (None:
+        unverified). Conflict `email_taken` when another account has the address."""
+        stmt = (
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(email=email, email_key=email.lower(), email_verified_at=verified_at)
+        )
+        # A nested savepoint keeps the outer transaction usable after a unique violation.
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            raise Conflict("email address is taken", code="email_taken", field="email") from exc
+
     async def set_two_step_mode(self, account_id: int, mode: str) -> None:
         await self.conn.execute(
             update(t.accounts).where(t.accounts.c.id == account_id).values(two_step_mode=mode)

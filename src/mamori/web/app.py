@@ -27,6 +27,7 @@ from mamori.web import (
     admin_api,
     api,
     center_pages,
+    email_pages,
     inbox_pages,
     notice_pages,
     pages,
@@ -143,6 +144,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(reset_pages.router)
     app.include_router(notice_pages.router)
     app.include_router(inbox_pages.router)
+    app.include_router(email_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -25,6 +25,8 @@ GATED = frozenset(
         ("POST", "/api/v1/login/challenge/resend"),
         ("POST", "/login/challenge"),
         ("POST", "/login/challenge/resend"),
+        ("POST", "/api/v1/password/forgot"),
+        ("POST", "/forgot"),
         ("POST", "/login"),
         ("POST", "/signup"),
     }

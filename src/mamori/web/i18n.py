@@ -595,6 +595,43 @@ _T: dict[str, tuple[str, str]] = {
         "ください。",
         "When in doubt, do not follow a link: log in yourself from your usual bookmark.",
     ),
+    # -- email address change (web/email_pages.py) --
+    "email_change": ("メールアドレスの変更", "Change email address"),
+    "email_change_link": ("変更する", "Change"),
+    "email_change_intro": (
+        "新しいメールアドレスと現在のパスワードを入力してください。新しいアドレスに確認コードを"
+        "お送りします。",
+        "Enter the new address and your current password. We will send a code to the new address.",
+    ),
+    "email_change_both_notified": (
+        "変更が完了すると、これまでのアドレスと新しいアドレスの両方にお知らせをお送りします。",
+        "Once it is changed, we send a notice to both the old and the new address.",
+    ),
+    "email_change_current": ("現在のメールアドレス", "Current email address"),
+    "new_email": ("新しいメールアドレス", "New email address"),
+    "email_change_send": ("確認コードを送る", "Send the code"),
+    "email_change_code_intro": (
+        "{email} に確認コードをお送りしました。届いたコードを入力してください"
+        "（{minutes}分間有効）。コードを入力するまでメールアドレスは変わりません。",
+        "We sent a code to {email}. Enter it below (valid for {minutes} minutes). Your "
+        "address does not change until you do.",
+    ),
+    "email_change_confirm": ("メールアドレスを変更する", "Change my email address"),
+    "email_change_restart": (
+        "別のアドレスにする／コードを送り直す",
+        "Use another address or send a new code",
+    ),
+    "email_changed_ok": ("メールアドレスを変更しました。", "Your email address was changed."),
+    "email_change_taken": (
+        "このメールアドレスはほかのアカウントで使われています。",
+        "That email address is used by another account.",
+    ),
+    "email_change_wrong_password": ("パスワードが正しくありません。", "The password is incorrect."),
+    "err_email_unchanged": (
+        "現在と同じメールアドレスです。",
+        "That is already your email address.",
+    ),
+    "ev_email_changed": ("メールアドレスの変更", "Email address changed"),
     # -- security settings (two-step): add new keys above this line --
     # error codes
     "err_challenge_failed": (
