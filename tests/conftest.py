@@ -49,6 +49,14 @@ TABLES = (
     "notices",
     "risk_flags",
     "password_resets",
+    "webhook_deliveries",
+    "operators",
+    "operator_sessions",
+    "operator_tokens",
+    "audit_log",
+    "incidents",
+    "incident_actions",
+    "incident_action_items",
 )
 
 # Geo answers for the documentation ranges the tests use, so assertions do not depend on data.

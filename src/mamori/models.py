@@ -72,6 +72,9 @@ class Account:
     phone_verified_at: datetime | None = None
     password_reset_required: bool = False  # forced reset: the next login goes through a reset
     single_device: bool = False  # a new device that completes login signs the others out
+    last_login_at: datetime | None = None
+    dormant_warned_at: datetime | None = None
+    suspended_at: datetime | None = None  # dormant: suspended until the owner reactivates
 
     @property
     def phone_verified(self) -> bool:

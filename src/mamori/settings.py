@@ -138,6 +138,16 @@ class Settings:
     password_reset_per_account_per_hour: int = 3
     password_reset_per_ip_per_hour: int = 20
     single_device_mode: str = "optional"  # off | optional (an account setting) | all
+    # operations (issue: fraud monitoring)
+    webhook_url: str = field(default="", repr=False)  # security events are POSTed here
+    webhook_secret: str = field(default="", repr=False)  # HMAC-SHA256 key, >= 32 chars
+    webhook_events: tuple[str, ...] = ()  # event types to send; empty: all
+    webhook_interval_seconds: float = 5.0  # delivery loop cadence; 0 disables the loop
+    log_format: str = "text"  # or "json": one JSON object per line
+    metrics_token: str = field(default="", repr=False)  # when set, /metrics needs the bearer
+    dormant_enabled: bool = False
+    dormant_after_days: int = 1095  # no successful login for 3 years
+    dormant_warning_days: int = 30  # the warning notice goes out this long before
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -583,6 +583,7 @@ async def finish(
             )
         if clear_forced:
             await tx.accounts.set_two_step_forced(account.id, False)
+        await tx.accounts.touch_login(account.id, at=now)
         features = features_of(client, device_id=device_hash)
         try:  # the login joins the account's risk history (SQL: in this transaction)
             await svc.risk.record(account.id, features, now, tx=tx)

@@ -34,6 +34,9 @@ def _account(row: Row[Any]) -> Account:
         phone_verified_at=row.phone_verified_at,
         password_reset_required=bool(row.password_reset_required),
         single_device=bool(row.single_device),
+        last_login_at=row.last_login_at,
+        dormant_warned_at=row.dormant_warned_at,
+        suspended_at=row.suspended_at,
     )
 
 
@@ -189,4 +192,12 @@ class Accounts:
     async def set_single_device(self, account_id: int, on: bool) -> None:
         await self.conn.execute(
             update(t.accounts).where(t.accounts.c.id == account_id).values(single_device=on)
+        )
+
+    async def touch_login(self, account_id: int, *, at: datetime) -> None:
+        """Record a successful login (what dormancy is measured from)."""
+        await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(last_login_at=at, dormant_warned_at=None)
         )

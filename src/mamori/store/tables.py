@@ -82,6 +82,10 @@ accounts = Table(
     Column("password_reset_required", Boolean(), nullable=False, server_default="0"),
     # single-device mode: a new device that completes login signs the others out
     Column("single_device", Boolean(), nullable=False, server_default="0"),
+    # dormant accounts (issue: fraud monitoring): last successful login, warning, suspension
+    Column("last_login_at", UTCDateTime(), nullable=True),
+    Column("dormant_warned_at", UTCDateTime(), nullable=True),
+    Column("suspended_at", UTCDateTime(), nullable=True),
 )
 
 sessions = Table(
@@ -367,4 +371,109 @@ password_resets = Table(
     Column("used_at", UTCDateTime(), nullable=True),  # password set
     Column("ip", String(45), nullable=False, server_default=""),
     Index("ix_password_resets_account_id", "account_id"),
+)
+
+# ---- operations (issue: fraud monitoring): webhooks, operators, audit, incidents ----
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, nullable=True),  # security_events.id
+    Column("event_type", String(40), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),  # delivered | dead
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),  # a sender's lease
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_error", String(255), nullable=False, server_default=""),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | analyst
+    Column("totp_secret_enc", Text(), nullable=False, server_default=""),
+    Column("totp_last_step", BigInteger(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("operator_id", Id, ForeignKey("operators.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("reauth_at", UTCDateTime(), nullable=False),  # last password + TOTP entry
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(255), nullable=False),  # comma-separated
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),  # "operator:<name>", "token:<name>", "cli:<user>"
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False, server_default=""),
+    Column("reason", Text(), nullable=False, server_default=""),
+    Column("details", Text(), nullable=False, server_default="{}"),
+    Index("ix_audit_log_at", "at"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("status", String(16), nullable=False, server_default="open"),  # open | closed
+    Column("summary", Text(), nullable=False, server_default="{}"),  # signals, reasons, volumes
+)
+
+incident_actions = Table(
+    "incident_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="running"),  # running | done
+    Column("actor", String(80), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("params", Text(), nullable=False, server_default="{}"),
+    Column("total", Integer(), nullable=False, server_default="0"),
+    Index("ix_incident_actions_incident_id", "incident_id"),
+)
+
+incident_action_items = Table(
+    "incident_action_items",
+    metadata,
+    Column(
+        "action_id", Id, ForeignKey("incident_actions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("target", String(128), primary_key=True),  # an account id, or a source
+    Column("done_at", UTCDateTime(), nullable=True),
 )
