@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mamori.store.accounts import Accounts
+from mamori.store.audit import Audit
 from mamori.store.bans import Bans
 from mamori.store.challenges import Challenges
 from mamori.store.devices import Devices
@@ -59,6 +60,7 @@ class Tx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.accounts = Accounts(conn)
+        self.audit = Audit(conn)
         self.sessions = Sessions(conn)
         self.events = Events(conn)
         self.codes = Codes(conn)
