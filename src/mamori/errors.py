@@ -88,6 +88,13 @@ class Forbidden(AuthError):
     code = "forbidden"
 
 
+class AccountSuspended(AuthError):
+    """A dormant account, suspended until its owner reactivates it through a password reset
+    (HTTP 403). Only revealed to a client that knows the password."""
+
+    code = "suspended"
+
+
 class ChallengeFailed(AuthError):
     """A login challenge that is unknown, expired, used up or ended: start again from login.
     The same answer whether the password behind it was right or wrong."""

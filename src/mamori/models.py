@@ -52,6 +52,8 @@ class EventType(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 — an event name
     PASSWORD_RESET_FORCED = "password_reset_forced"  # noqa: S105 — an event name
     SINGLE_DEVICE_CHANGED = "single_device_changed"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    ACCOUNT_REACTIVATED = "account_reactivated"
 
 
 @dataclass(frozen=True, slots=True)

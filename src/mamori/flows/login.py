@@ -28,10 +28,16 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from mamori.devices import device_hash_from_cookie, new_device_cookie
-from mamori.errors import AccountLocked, AccountRestricted, InvalidCredentials, LoginDenied
+from mamori.errors import (
+    AccountLocked,
+    AccountRestricted,
+    AccountSuspended,
+    InvalidCredentials,
+    LoginDenied,
+)
 from mamori.flows import challenge as challenge_flow
 from mamori.flows import factors, notices
 from mamori.flows import reset as reset_flow
@@ -342,8 +348,14 @@ async def login(
                 risk=risk,
             )
         raise AccountRestricted(account.restricted_reason)
+    if account.suspended_at is not None:
+        await _suspended(
+            svc, account=account, client=client, key=key, bound=bound, device_hash=cookie_hash
+        )
     if account.password_reset_required:
-        reset_id = await _forced_reset(svc, account=account, client=client, key=key, bound=bound)
+        reset_id = await _forced_reset(
+            svc, account=account, client=client, key=key, bound=bound, device_hash=cookie_hash
+        )
         return ResetRequired(account=account, reset_id=reset_id, device_cookie=new_cookie)
     new_hash = None
     if svc.hasher.needs_rehash(account.password_hash):
@@ -483,6 +495,15 @@ async def complete_challenge(
                 details={"method": method, **ch.decision},
             )
         raise AccountRestricted(account.restricted_reason)
+    if account.suspended_at is not None:
+        await _suspended(
+            svc,
+            account=account,
+            client=client,
+            key=ch.login_key,
+            bound=bool(ch.decision.get("recognized")),
+            device_hash=ch.device_hash,
+        )
     if account.password_reset_required:
         reset_id = await _forced_reset(
             svc,
@@ -509,6 +530,33 @@ async def complete_challenge(
         clear_forced=account.two_step_forced,
     )
     return result
+
+
+async def _suspended(
+    svc: Services,
+    *,
+    account: Account,
+    client: ClientContext,
+    key: str,
+    bound: bool,
+    device_hash: str | None = None,
+) -> NoReturn:
+    """A right password on a dormant, suspended account: the attempt is taken back and the
+    owner is told how to reactivate it (a password reset)."""
+    async with svc.store.begin() as tx:
+        await svc.defender.on_success(
+            client, login_key=key, tx=tx, device_hash=device_hash if bound else None
+        )
+        await tx.events.add(
+            at=svc.clock.now(),
+            type=EventType.LOGIN_FAILURE,
+            client=client,
+            result="fail",
+            reason="suspended",
+            account_id=account.id,
+            login_id=key,
+        )
+    raise AccountSuspended("this account is suspended; reset the password to reactivate it")
 
 
 async def _forced_reset(

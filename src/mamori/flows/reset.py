@@ -563,6 +563,16 @@ async def complete(
             raise ResetFailed("this reset has expired or was used; ask for a new one")
         await tx.accounts.set_password_hash(account.id, password_hash=new_hash, changed_at=now)
         await tx.accounts.set_password_reset_required(account.id, False)
+        if await tx.accounts.lift_suspension(account.id):  # a dormant account comes back
+            await tx.events.add(
+                at=now,
+                type=EventType.ACCOUNT_REACTIVATED,
+                client=client,
+                result="ok",
+                reason="password_reset",
+                account_id=account.id,
+                login_id=account.login_id,
+            )
         ended = await tx.sessions.revoke_all(account.id, now=now, reason="password_reset")
         await tx.resets.expire_open(account.id, now=now)
         event_id = await tx.events.add(

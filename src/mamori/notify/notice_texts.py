@@ -288,6 +288,40 @@ _NOTICES: dict[str, dict[str, NoticeText]] = {
             details=False,
         ),
     },
+    "dormant_warning": {
+        "ja": NoticeText(
+            "長期間ご利用のないアカウントの利用停止について",
+            "このアカウントには長期間ログインがありません。{days}日後までにログインがない場合、"
+            "安全のためアカウントの利用を停止します。",
+            "引き続きご利用になる場合は、いつもの方法でログインしてください。"
+            "このメールからログインしたりパスワードを入力したりする必要はありません。",
+            details=False,
+        ),
+        "en": NoticeText(
+            "Your unused account will be suspended",
+            "Nobody has logged in to this account for a long time. If there is no login within "
+            "{days} days, we will suspend it for your safety.",
+            "To keep using it, log in as usual. There is nothing to click or enter from this "
+            "message.",
+            details=False,
+        ),
+    },
+    "account_suspended": {
+        "ja": NoticeText(
+            "長期間ご利用のないアカウントの利用を停止しました",
+            "長期間ログインがなかったため、このアカウントの利用を停止しました。",
+            "再開するには、ログイン画面の「パスワードをお忘れの方」から、メールアドレスの確認と"
+            "本人確認のうえ新しいパスワードを設定してください。",
+            details=False,
+        ),
+        "en": NoticeText(
+            "Your unused account was suspended",
+            "Nobody had logged in to this account for a long time, so it was suspended.",
+            'To reactivate it, use "Forgot your password?" on the login page: confirm your '
+            "email address, pass the second step and set a new password.",
+            details=False,
+        ),
+    },
     "totp_replay": {
         "ja": NoticeText(
             "認証アプリのコードが再利用されました",

@@ -201,3 +201,12 @@ class Accounts:
             .where(t.accounts.c.id == account_id)
             .values(last_login_at=at, dormant_warned_at=None)
         )
+
+    async def lift_suspension(self, account_id: int) -> bool:
+        """Reactivate a dormant account (after its owner reset the password)."""
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id, t.accounts.c.suspended_at.is_not(None))
+            .values(suspended_at=None, dormant_warned_at=None)
+        )
+        return bool(result.rowcount)

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from mamori.errors import (
     AccountRestricted,
+    AccountSuspended,
     AuthError,
     CodeInvalid,
     Forbidden,
@@ -48,7 +49,7 @@ def status_for(exc: MamoriError) -> int:
         return 503
     if isinstance(exc, Refused):
         return 429
-    if isinstance(exc, (AccountRestricted, Forbidden, LoginDenied)):
+    if isinstance(exc, (AccountRestricted, AccountSuspended, Forbidden, LoginDenied)):
         return 403
     if isinstance(exc, NotAuthenticated):
         return 401

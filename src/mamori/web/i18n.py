@@ -642,6 +642,12 @@ _T: dict[str, tuple[str, str]] = {
         "コードの再送回数の上限に達したか、間隔が短すぎます。しばらくお待ちください。",
         "Too many codes were sent, or too soon. Please wait a moment.",
     ),
+    "err_suspended": (
+        "長期間ご利用がなかったため、このアカウントの利用を停止しています。"
+        "「パスワードをお忘れの方」から本人確認と新しいパスワードの設定を行うと再開できます。",
+        "This account was suspended after a long time without use. Use \"Forgot your "
+        "password?\" to confirm it's you and set a new password to reactivate it.",
+    ),
     "err_login_denied": (
         "安全のため、このログインはお受けできません。別の環境からお試しいただくか、"
         "サポートにお問い合わせください。",
