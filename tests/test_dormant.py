@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from mamori.clock import FixedClock
