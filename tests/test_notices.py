@@ -276,7 +276,12 @@ async def test_every_notice_kind_goes_out_clean_and_verifiable(
         account = await tx.accounts.by_login_key("kenta")
     assert account is not None
     await notices.notify(svc, account=account, kind="password_reset", channels=("email", "sms"))
-    await notices.notify(svc, account=account, kind="email_changed")
+    changed = {"old_email": "k***@example.com", "new_email": "n***@example.com"}
+    await notices.notify(svc, account=account, kind="email_changed", params=changed)
+    await notices.notify(svc, account=account, kind="email_changed_new", params=changed)
+    # and the dormant-account job's two
+    await notices.notify(svc, account=account, kind="dormant_warning", params={"days": 30})
+    await notices.notify(svc, account=account, kind="account_suspended")
     # "this wasn't me" from the new-device mail, then the operator's actions
     link = not_me_link(mails(smtp, "new_device_login")[0])
     page = await third.get(link.removeprefix(PUBLIC_URL))
@@ -525,6 +530,9 @@ def test_every_text_has_its_code_and_no_other_link(language: str) -> None:
         "mode": "new_devices",
         "remaining": 9,
         "minutes": 10,
+        "old_email": "k***@example.com",
+        "new_email": "n***@example.com",
+        "days": 30,
     }
     for kind in NOTICE_KINDS:
         for link in ("", f"{PUBLIC_URL}/not-me/tok"):

@@ -48,6 +48,7 @@ SECURITY_EVENT_TYPES: tuple[str, ...] = tuple(
         EventType.PASSWORD_RESET,
         EventType.PASSWORD_RESET_FORCED,
         EventType.EMAIL_VERIFIED,
+        EventType.EMAIL_CHANGED,
         EventType.SESSION_REVOKED,
         EventType.SESSIONS_REVOKED,
         EventType.ACCOUNT_LOCKED,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mamori.clock import Clock
@@ -407,6 +407,29 @@ class Defender:
 
     # ---- the detector --------------------------------------------------------------------
 
+    async def _attack_started(self, detection: Detection, *, now: float) -> None:
+        """The `attack_started` event and an incident (unless one is open), together. The
+        incident's window starts with the detector's window (the attack's first requests)."""
+        details = {"reasons": list(detection.reasons), "signals": detection.signals}
+        since = (int(now // self.policy.bucket_seconds) - 1) * self.policy.bucket_seconds
+        async with self.store.begin() as tx:
+            event_id = await tx.events.add(
+                at=self.clock.now(),
+                type=EventType.ATTACK_STARTED,
+                client=_SYSTEM,
+                result="detected",
+                reason="credential_stuffing",
+                details=details,
+            )
+            await tx.incidents.open_unless_open(
+                at=self.clock.now(),
+                summary={
+                    **details,
+                    "since": datetime.fromtimestamp(since, UTC).isoformat(),
+                    "event_id": event_id,
+                },
+            )
+
     async def tick(self) -> Detection:
         """Flush statistics, run the credential-stuffing detector, apply what it decides."""
         now = self._now()
@@ -426,14 +449,12 @@ class Defender:
                 )
                 if opened == 1:
                     log.warning("credential stuffing detected: %s", "; ".join(detection.reasons))
-                    await self._event(
-                        EventType.ATTACK_STARTED,
-                        result="detected",
-                        reason="credential_stuffing",
-                        details={"reasons": list(detection.reasons), "signals": detection.signals},
-                    )
+                    await self._attack_started(detection, now=now)
             for order in detection.blocks:
                 await self.apply(order)
+        elif await self.counters.get_until(ATTACK_STATE, now=now) <= now:
+            async with self.store.begin() as tx:  # the state has ended: so has the incident
+                await tx.incidents.close_open(at=self.clock.now())
         # with or without a global attack: a subnet or network failing far above its own
         # recent baseline is throttled on its own
         blocked = {(o.kind, o.value) for o in detection.blocks}

@@ -123,15 +123,32 @@ _NOTICES: dict[str, dict[str, NoticeText]] = {
     "email_changed": {
         "ja": NoticeText(
             "メールアドレスが変更されました",
-            "アカウントに登録されたメールアドレスが変更されました。",
+            "アカウントに登録されたメールアドレスが {old_email} から {new_email} に"
+            "変更されました。",
             "ご自身の操作であれば、対応は不要です。心当たりがない場合は、すぐにサポートへ"
             "ご連絡ください（連絡先は当サービスの「ご連絡について」のページにあります）。",
         ),
         "en": NoticeText(
             "Your email address was changed",
-            "The email address registered to your account was changed.",
+            "The email address registered to your account was changed from {old_email} to "
+            "{new_email}.",
             "If this was you, there is nothing to do. If it was not, contact support now "
             '(see "How we contact you" on our site).',
+        ),
+    },
+    "email_changed_new": {
+        "ja": NoticeText(
+            "このメールアドレスが登録されました",
+            "このメールアドレスが、アカウントの連絡先として登録されました（以前の連絡先: "
+            "{old_email}）。",
+            "今後のセキュリティに関するお知らせや確認コードはこのアドレスに届きます。"
+            "心当たりがない場合は、サポートへご連絡ください。",
+        ),
+        "en": NoticeText(
+            "This email address was added to an account",
+            "This address is now the contact address of the account (previously {old_email}).",
+            "Security notices and codes will come here from now on. If this was not you, "
+            "contact support.",
         ),
     },
     "phone_added": {
@@ -344,6 +361,12 @@ _NOTICES: dict[str, dict[str, NoticeText]] = {
 
 # SMS: short, the notice code, no link at all.
 _SMS: dict[str, dict[str, str]] = {
+    "email_changed": {
+        "ja": "Mamori: 登録メールアドレスが変更されました（{time}）。心当たりがなければ"
+        "サポートへご連絡ください。通知番号 {notice_code}",
+        "en": "Mamori: your account's email address was changed ({time}). Not you? Contact "
+        "support. Notice code {notice_code}",
+    },
     "new_device_login": {
         "ja": "Mamori: 新しい端末からログインがありました（{time}、{browser}）。"
         "心当たりがなければメールをご確認ください。通知番号 {notice_code}",

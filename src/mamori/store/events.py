@@ -15,6 +15,7 @@ from mamori.models import (
     SecurityEvent,
 )
 from mamori.store import tables as t
+from mamori.store.webhooks import Webhooks
 
 
 def _event(row: Row[Any]) -> SecurityEvent:
@@ -43,8 +44,12 @@ _INSERT = insert(t.security_events)
 
 
 class Events:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, *, webhooks: Webhooks | None = None) -> None:
         self.conn = conn
+        self.webhooks = webhooks  # enqueues wanted events in this transaction
+        # (type, result, reason, details) of each event added: counted in the metrics after
+        # COMMIT (Store.begin), so a rolled-back event is never counted
+        self.added: list[tuple[str, str, str, dict[str, Any]]] = []
 
     async def add(
         self,
@@ -58,28 +63,30 @@ class Events:
         login_id: str = "",
         details: dict[str, Any] | None = None,
     ) -> int:
-        res = await self.conn.execute(
-            _INSERT,
-            {
-                "at": at,
-                "type": type,
-                "result": result,
-                "reason": reason,
-                "account_id": account_id,
-                "login_id": login_id[:128],
-                "ip": client.ip,
-                "user_agent": client.user_agent[:512],
-                "browser": client.browser[:64],
-                "os": client.os[:64],
-                "device_type": client.device_type[:16],
-                "country": client.country[:2],
-                "asn": client.asn,
-                "as_name": client.as_name[:128],
-                "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
-            },
-        )
+        values: dict[str, Any] = {
+            "at": at,
+            "type": type,
+            "result": result,
+            "reason": reason,
+            "account_id": account_id,
+            "login_id": login_id[:128],
+            "ip": client.ip,
+            "user_agent": client.user_agent[:512],
+            "browser": client.browser[:64],
+            "os": client.os[:64],
+            "device_type": client.device_type[:16],
+            "country": client.country[:2],
+            "asn": client.asn,
+            "as_name": client.as_name[:128],
+            "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+        }
+        res = await self.conn.execute(_INSERT, values)
         assert res.inserted_primary_key is not None
-        return int(res.inserted_primary_key[0])
+        event_id = int(res.inserted_primary_key[0])
+        self.added.append((str(type), result, reason, details or {}))
+        if self.webhooks is not None:
+            await self.webhooks.on_event(event_id, values, details or {})
+        return event_id
 
     async def for_account(
         self,

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mamori import metrics
 from mamori.store.accounts import Accounts
 from mamori.store.audit import Audit
 from mamori.store.bans import Bans
@@ -21,6 +22,7 @@ from mamori.store.devices import Devices
 from mamori.store.engine import create_engine
 from mamori.store.events import Events
 from mamori.store.factors import RecoveryCodes, TotpFactors
+from mamori.store.incidents import Incidents
 from mamori.store.messages import Codes, Outbox
 from mamori.store.notices import Notices
 from mamori.store.resets import Resets
@@ -28,11 +30,13 @@ from mamori.store.risk_counts import RiskCounts
 from mamori.store.risk_flags import RiskFlags
 from mamori.store.risk_history import RiskHistory
 from mamori.store.sessions import Sessions
+from mamori.store.webhooks import Webhooks, WebhookTarget
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, webhook: WebhookTarget | None = None) -> None:
         self.engine = engine
+        self.webhook = webhook  # security events to enqueue for the outgoing webhook
 
     @property
     def dialect(self) -> str:
@@ -41,7 +45,9 @@ class Store:
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Tx]:
         async with self.engine.begin() as conn:
-            yield Tx(conn)
+            tx = Tx(conn, webhook=self.webhook)
+            yield tx
+        metrics.count_events(tx.events.added)  # committed
 
     async def ping(self) -> bool:
         async with self.engine.begin() as conn:
@@ -52,17 +58,18 @@ class Store:
         await self.engine.dispose()
 
 
-def create_store(url: str) -> Store:
-    return Store(create_engine(url))
+def create_store(url: str, *, webhook: WebhookTarget | None = None) -> Store:
+    return Store(create_engine(url), webhook=webhook)
 
 
 class Tx:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, *, webhook: WebhookTarget | None = None) -> None:
         self.conn = conn
+        self.webhooks = Webhooks(conn, webhook)
         self.accounts = Accounts(conn)
         self.audit = Audit(conn)
         self.sessions = Sessions(conn)
-        self.events = Events(conn)
+        self.events = Events(conn, webhooks=self.webhooks)
         self.codes = Codes(conn)
         self.outbox = Outbox(conn)
         self.bans = Bans(conn)
@@ -75,3 +82,4 @@ class Tx:
         self.notices = Notices(conn)
         self.risk_flags = RiskFlags(conn)
         self.resets = Resets(conn)
+        self.incidents = Incidents(conn)
