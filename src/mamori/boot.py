@@ -16,6 +16,7 @@ from mamori.flows.defense import Defender, policy_from
 from mamori.flows.hashgate import HashGate
 from mamori.flows.risk_store import build_risk_store
 from mamori.flows.services import GeoResolver, Services
+from mamori.flows.webhooks import target_from
 from mamori.geo import GeoIP2FastResolver
 from mamori.netaddr import parse_cidrs
 from mamori.notify.notifier import Notifier, build_notifier
@@ -60,7 +61,7 @@ def build_services(
     counters: Counters | None = None,
 ) -> Services:
     clock = clock or SystemClock()
-    store = create_store(settings.database_url)
+    store = create_store(settings.database_url, webhook=target_from(settings))
     counters = counters or build_counters(settings, store=store)
     defender = Defender(
         policy=policy_from(settings),

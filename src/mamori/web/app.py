@@ -21,7 +21,9 @@ from mamori.errors import (
     MamoriError,
 )
 from mamori.flows.risk_store import prune_loop
+from mamori.flows.webhooks import webhook_loop
 from mamori.flows.services import Services
+from mamori.metrics import set_under_attack
 from mamori.netaddr import parse_cidrs
 from mamori.web import (
     admin_api,
@@ -30,6 +32,7 @@ from mamori.web import (
     email_pages,
     inbox_pages,
     notice_pages,
+    observability,
     pages,
     reset_pages,
     security_api,
@@ -53,6 +56,7 @@ async def detector_loop(services: Services, interval: float) -> None:
         n += 1
         try:
             await services.defender.tick()
+            set_under_attack(await services.defender.under_attack())
             if n % purge_every == 0:
                 await services.defender.counters.purge(now=services.clock.now().timestamp())
         except Exception:
@@ -74,6 +78,10 @@ def create_app(services: Services) -> FastAPI:
                 asyncio.create_task(
                     prune_loop(services.risk, services.clock, settings.risk_prune_interval_seconds)
                 )
+            )
+        if settings.webhook_url and settings.webhook_interval_seconds > 0:
+            tasks.append(
+                asyncio.create_task(webhook_loop(services, settings.webhook_interval_seconds))
             )
         try:
             yield
@@ -145,6 +153,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(notice_pages.router)
     app.include_router(inbox_pages.router)
     app.include_router(email_pages.router)
+    app.include_router(observability.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -158,4 +167,5 @@ def create_app(services: Services) -> FastAPI:
         trusted_proxies=parse_cidrs(settings.trusted_proxies),
         hsts=settings.cookie_secure and not settings.dev,
     )
+    app.add_middleware(observability.ObservabilityMiddleware)  # outermost: times every answer
     return app
