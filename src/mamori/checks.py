@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from mamori.models import EventType
 from mamori.settings import Settings
 
 
@@ -112,6 +113,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     if settings.operator_token and len(settings.operator_token) < 32:
         p.append(Problem("operator_token", "MAMORI_OPERATOR_TOKEN must be at least 32 characters"))
     p += _two_step_problems(settings)
+    p += _integration_problems(settings)
     return p
 
 
@@ -162,4 +164,39 @@ def _notice_problems(s: Settings) -> list[Problem]:
     )
     if min(resets) < 1:
         p.append(Problem("password_reset", "reset minutes, tries and hourly limits must be >= 1"))
+    return p
+
+
+def _integration_problems(s: Settings) -> list[Problem]:
+    """Outgoing webhooks, logs and /metrics (issue: fraud monitoring, item 7)."""
+    p: list[Problem] = []
+    if s.webhook_url:
+        if not s.webhook_url.startswith(("https://", "http://")) or len(s.webhook_url) > 500:
+            p.append(Problem("webhook_url", "MAMORI_WEBHOOK_URL must be http(s)://, <= 500 chars"))
+        elif not s.webhook_url.startswith("https://") and not s.dev:
+            p.append(
+                Problem(
+                    "webhook_url",
+                    "MAMORI_WEBHOOK_URL should be https:// (events carry login IDs and IPs)",
+                    fatal=False,
+                )
+            )
+        if len(s.webhook_secret) < 32:
+            p.append(
+                Problem(
+                    "webhook_secret",
+                    "MAMORI_WEBHOOK_SECRET must be at least 32 characters when "
+                    "MAMORI_WEBHOOK_URL is set",
+                )
+            )
+    known = {e.value for e in EventType}
+    unknown = [e for e in s.webhook_events if e not in known]
+    if unknown:
+        p.append(Problem("webhook_events", f"unknown event types: {', '.join(unknown)}"))
+    if s.webhook_interval_seconds < 0:
+        p.append(Problem("webhook_interval_seconds", "must be >= 0 (0: no delivery loop)"))
+    if s.log_format not in ("text", "json"):
+        p.append(Problem("log_format", "MAMORI_LOG_FORMAT must be text or json"))
+    if s.metrics_token and len(s.metrics_token) < 32:
+        p.append(Problem("metrics_token", "MAMORI_METRICS_TOKEN must be at least 32 characters"))
     return p

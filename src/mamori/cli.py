@@ -16,7 +16,8 @@ from rich.table import Table
 from mamori.boot import build_services, load_settings, validated
 from mamori.checks import check_settings
 from mamori.errors import ConfigError, MamoriError
-from mamori.flows import operator, reset
+from mamori.flows import incident_actions, incident_report, operator, reset
+from mamori.flows import incidents as incident_flow
 from mamori.flows.services import Services
 from mamori.identifiers import login_key
 from mamori.models import Account, ClientContext
@@ -29,6 +30,10 @@ users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 app.add_typer(users, name="users")
 bans = typer.Typer(help="Manage bans on IPs, CIDRs and networks.", no_args_is_help=True)
 app.add_typer(bans, name="bans")
+webhooks = typer.Typer(help="The outgoing security-event webhook queue.", no_args_is_help=True)
+app.add_typer(webhooks, name="webhooks")
+incidents_cli = typer.Typer(help="Incidents opened by the detector.", no_args_is_help=True)
+app.add_typer(incidents_cli, name="incidents")
 console = Console()
 err = Console(stderr=True)
 
@@ -61,7 +66,9 @@ def serve(
         f"Mamori on http://{bind}:{http_port}  (workers={n}, "
         f"db={settings.database_url.split('://')[0]}, dev={settings.dev})"
     )
-    code = server.serve(host=bind, port=http_port, workers=n, dev=settings.dev)
+    code = server.serve(
+        host=bind, port=http_port, workers=n, dev=settings.dev, log_format=settings.log_format
+    )
     raise typer.Exit(code)
 
 
@@ -320,6 +327,306 @@ def bans_remove(kind: str, value: str) -> None:
     async def go(svc: Services) -> None:
         await operator.remove_ban(svc, kind=kind, value=value, actor=CLI_CLIENT, by=_who())
         console.print(f"removed {kind} {value}")
+
+    _run(go)
+
+
+@webhooks.command("deliver")
+def webhooks_deliver() -> None:
+    """Send every due webhook delivery once (for cron; the server also does it on its own)."""
+    from mamori.flows.webhooks import deliver_all_due, pending_count
+
+    async def go(svc: Services) -> None:
+        r = await deliver_all_due(svc)
+        console.print(
+            f"{r.claimed} due: {r.delivered} delivered, {r.retried} to retry, {r.dead} given up; "
+            f"{await pending_count(svc)} pending"
+        )
+
+    _run(go)
+
+
+@webhooks.command("list")
+def webhooks_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending, delivered or dead (default: all)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+) -> None:
+    """List webhook deliveries, newest first (the target URL is not shown: it may hold a token)."""
+    from urllib.parse import urlsplit
+
+    from mamori.store.webhooks import STATUSES
+
+    if status is not None and status not in STATUSES:
+        err.print(f"status must be one of {', '.join(STATUSES)}")
+        raise typer.Exit(2)
+
+    async def go(svc: Services) -> None:
+        async with svc.store.begin() as tx:
+            items = await tx.webhooks.list(status=status, limit=limit)
+        table = Table("id", "event", "type", "host", "status", "attempts", "next", "last error")
+        for d in items:
+            table.add_row(
+                str(d.id),
+                str(d.event_id or ""),
+                d.event_type,
+                urlsplit(d.url).hostname or "",
+                d.status,
+                str(d.attempts),
+                d.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if d.status == "pending" else "",
+                d.last_error,
+            )
+        console.print(table)
+
+    _run(go)
+
+
+@webhooks.command("retry")
+def webhooks_retry(delivery_id: int) -> None:
+    """Give a dead delivery a fresh set of attempts, due now."""
+
+    async def go(svc: Services) -> None:
+        async with svc.store.begin() as tx:
+            ok = await tx.webhooks.retry(delivery_id, now=svc.clock.now())
+        if not ok:
+            err.print(f"no undelivered webhook delivery {delivery_id}")
+            raise typer.Exit(1)
+        console.print(f"delivery {delivery_id} will be retried")
+
+    _run(go)
+
+
+@incidents_cli.command("list")
+def incidents_list() -> None:
+    """List incidents, newest first."""
+
+    async def go(svc: Services) -> None:
+        table = Table("id", "status", "opened", "closed", "detection")
+        for i in await incident_flow.list_incidents(svc, limit=100):
+            table.add_row(
+                str(i.id),
+                i.status,
+                i.opened_at.strftime("%Y-%m-%d %H:%M:%S"),
+                i.closed_at.strftime("%Y-%m-%d %H:%M:%S") if i.closed_at else "",
+                "; ".join(str(r) for r in i.summary.get("reasons", []))[:80],
+            )
+        console.print(table)
+
+    _run(go)
+
+
+@incidents_cli.command("show")
+def incidents_show(incident_id: int) -> None:
+    """An incident: period, volumes, sources, the two lists, actions."""
+
+    async def go(svc: Services) -> None:
+        a = await incident_flow.analyze(svc, incident_id)
+        data = incident_report.to_json(a)
+        console.print(
+            f"incident {a.incident.id} ({a.incident.status}): {data['since']} .. {data['until']}"
+        )
+        console.print("volumes: " + ", ".join(f"{k} {v}" for k, v in data["volumes"].items()))
+        sources = Table("kind", "source", "why", "attempts", "failures")
+        for s in incident_report.top_sources(a):
+            sources.add_row(s.kind, s.value, s.why, str(s.attempts), str(s.failures))
+        console.print(sources)
+        affected = Table("account", "login_id", "country", "logged in", "evidence", "ip")
+        for x in a.confirmed:
+            affected.add_row(
+                str(x.account_id),
+                x.login_id,
+                x.country,
+                "yes" if x.logged_in else "no",
+                " ".join(x.evidence),
+                x.ip,
+            )
+        console.print(affected)
+        console.print(
+            f"password confirmed: {len(a.confirmed)}; logged in: {len(a.logged_in)}; "
+            + ", ".join(f"{c} {n}" for c, n in a.by_country())
+        )
+        for act in a.actions:
+            console.print(
+                f"action {act.id} {act.kind} by {act.actor}: {act.done}/{act.total} ({act.status})"
+            )
+
+    _run(go)
+
+
+@incidents_cli.command("report")
+def incidents_report(
+    incident_id: int,
+    format: Annotated[str, typer.Option("--format", help="md or csv")] = "md",
+    out: Annotated[str | None, typer.Option("--out", help="write to this file")] = None,
+) -> None:
+    """The incident report as Markdown or CSV."""
+    if format not in ("md", "csv"):
+        err.print("[red]invalid_format[/red]: --format must be md or csv")
+        raise typer.Exit(2)
+
+    texts: list[str] = []
+
+    async def go(svc: Services) -> None:
+        a = await incident_flow.analyze(svc, incident_id)
+        write = incident_report.csv_text if format == "csv" else incident_report.markdown
+        texts.append(write(a))
+
+    _run(go)
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            f.write(texts[0])
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(texts[0])
+
+
+@incidents_cli.command("respond")
+def incidents_respond(
+    incident_id: int,
+    action: Annotated[str, typer.Option("--action", help="block, reset or notify")],
+    reason: Annotated[str, typer.Option(help="why (audit log)")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Preview a response with counts, then run it (resumes an interrupted one)."""
+
+    async def go(svc: Services) -> None:
+        p = await incident_actions.preview(svc, incident_id, action)
+        console.print(
+            f"{p.kind}: {p.targets} targets, {p.already_done} already done, "
+            f"{p.to_do} to do, {p.resumable} to resume"
+        )
+        if not p.to_do and not p.resumable:
+            console.print("nothing to do")
+            return
+        if not yes and not typer.confirm("run it?", default=False):
+            raise typer.Exit(1)
+        outcome = await incident_actions.respond(
+            svc, incident_id, action, actor=_who(), reason=reason
+        )
+        await svc.background.drain()  # the notices
+        console.print(
+            f"{outcome.kind}: {outcome.done} done ({outcome.skipped} skipped, "
+            f"{outcome.resumed} resumed)"
+        )
+
+    _run(go)
+
+
+# -- operators of the console (`mamori admin ...`) ---------------------------------------------
+
+admin = typer.Typer(help="Console operators and API tokens.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+admin_tokens = typer.Typer(help="API tokens for /api/v1/admin.", no_args_is_help=True)
+admin.add_typer(admin_tokens, name="token")
+
+
+@admin.command("create")
+def admin_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin (everything) or analyst (read-only)")] = "admin",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+) -> None:
+    """Create a console operator; prints its authenticator (TOTP) key once."""
+    from mamori.flows import operators
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass()
+
+    async def go(svc: Services) -> None:
+        new = await operators.create_operator(
+            svc, name=name, password=password, role=role, by=_who()
+        )
+        console.print(f"created operator {new.operator.name} ({new.operator.role})")
+        # plain echo: never wrapped, so the key and the URI can be copied whole
+        typer.echo("Add this key to an authenticator app now; it is not shown again.")
+        typer.echo(f"TOTP secret: {new.totp_secret}")
+        typer.echo(f"otpauth URI: {new.totp_uri}")
+        if sys.stdout.isatty():
+            import segno
+
+            segno.make(new.totp_uri, error="m").terminal(compact=True)
+
+    _run(go)
+
+
+@admin.command("list")
+def admin_list() -> None:
+    """List console operators."""
+    from mamori.flows import operators
+
+    async def go(svc: Services) -> None:
+        table = Table("name", "role", "created", "status")
+        for o in await operators.list_operators(svc):
+            table.add_row(
+                o.name,
+                o.role,
+                o.created_at.strftime("%Y-%m-%d %H:%M"),
+                "active" if o.active else f"disabled {o.disabled_at:%Y-%m-%d %H:%M}",
+            )
+        console.print(table)
+
+    _run(go)
+
+
+@admin.command("disable")
+def admin_disable(name: str) -> None:
+    """Disable an operator (its console sessions end)."""
+    from mamori.flows import operators
+
+    async def go(svc: Services) -> None:
+        ended = await operators.disable_operator(svc, name=name, by=_who())
+        console.print(f"disabled {name} ({ended} sessions ended)")
+
+    _run(go)
+
+
+@admin_tokens.command("create")
+def admin_token_create(
+    name: str, scopes: Annotated[str, typer.Option(help="read, write or read,write")] = "read"
+) -> None:
+    """Create an API token; it is printed once (only its hash is kept)."""
+    from mamori.flows import operator_tokens
+
+    async def go(svc: Services) -> None:
+        token, record = await operator_tokens.create_token(
+            svc, name=name, scopes=operator_tokens.parse_scopes(scopes), by=_who()
+        )
+        console.print(f"created token {record.name} (scopes: {','.join(record.scopes)})")
+        typer.echo("Store it now; it is not shown again.")
+        typer.echo(f"token: {token}")
+
+    _run(go)
+
+
+@admin_tokens.command("revoke")
+def admin_token_revoke(
+    name: str, reason: Annotated[str, typer.Option(help="why (audit log)")] = ""
+) -> None:
+    """Revoke an API token (at once, in every process)."""
+    from mamori.flows import operator_tokens
+
+    async def go(svc: Services) -> None:
+        await operator_tokens.revoke_token(svc, name=name, by=_who(), reason=reason)
+        console.print(f"revoked token {name}")
+
+    _run(go)
+
+
+@admin_tokens.command("list")
+def admin_token_list() -> None:
+    """List API tokens (never the tokens themselves)."""
+    from mamori.flows import operator_tokens
+
+    async def go(svc: Services) -> None:
+        table = Table("name", "scopes", "created", "status")
+        for tok in await operator_tokens.list_tokens(svc):
+            table.add_row(
+                tok.name,
+                ",".join(tok.scopes),
+                tok.created_at.strftime("%Y-%m-%d %H:%M"),
+                "active" if tok.active else f"revoked {tok.revoked_at:%Y-%m-%d %H:%M}",
+            )
+        console.print(table)
 
     _run(go)
 

@@ -216,8 +216,11 @@ class Plan:
         return legit, stuffing, distributed, self.takeovers
 
 
+
 @dataclass(frozen=True, slots=True)
 class Truth:
+    """What was planted, for tests and the benchmark to compare the analysis with."""
+
     rows: int
     legit: int
     stuffing: int
@@ -226,41 +229,206 @@ class Truth:
     stuffing_ips: tuple[str, ...]  # the addresses of the concentrated stuffing, sorted
     attack_rows: int  # rows labelled Is Attack IP
     takeover_rows: int  # rows labelled Is Account Takeover
-    takeover_ids: tuple[str, ...]  # the accounts taken over, sorted
+    takeover_ids: tuple[str, ...]  # the accounts taken over (User ID), sorted
 
 
-def _values(rows: tuple[tuple[object, ...], ...]) -> str:
-    """A VALUES list of constants (ours, not input) for the generator's small lookup tables."""
-    return ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+def _sql_list(values: list[str] | list[int]) -> str:
+    """A SQL list literal of our own constants (never of input data)."""
+    return "[" + ", ".join(_literal(v) for v in values) + "]"
 
 
-def _literal(value: object) -> str:
+def _literal(value: str | int) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return str(value)
+    return str(int(value))
 
 
 def _slots(weights: list[int]) -> list[int]:
-    """Index list where index i appears weights[i] times (a uniform pick is a weighted one)."""
+    """Indexes (0-based) where index i appears weights[i] times: a uniform pick from the list
+    is a weighted pick of an index."""
     return [i for i, w in enumerate(weights) for _ in range(w)]
 
 
-def _setup(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
-    con.execute(f"CREATE OR REPLACE MACRO rnd(i, salt) AS (hash(i, salt, {int(plan.seed)}) % 1000003) / 1000003.0")
-    homes = tuple((i, asn, cc, pre) for i, (asn, cc, pre, _) in enumerate(HOME_NETWORKS))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE homes(k INT, asn INT, cc VARCHAR, pre VARCHAR) AS VALUES {_values(homes)}")  # noqa: S608 - constants
-    con.execute("CREATE OR REPLACE TEMP TABLE home_slots AS SELECT unnest(?::INT[]) AS k, range AS s FROM range(1)", [_slots([w for *_, w in HOME_NETWORKS])])
-    hosting = tuple((i, asn, cc, pre) for i, (asn, cc, pre) in enumerate(HOSTING_NETWORKS))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE hosting(k INT, asn INT, cc VARCHAR, pre VARCHAR) AS VALUES {_values(hosting)}")  # noqa: S608 - constants
-    for name, table in (("devices", DEVICES), ("agents", STUFFING_AGENTS)):
-        rows = tuple((i, *row[:4]) for i, row in enumerate(table))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name}(k INT, ua VARCHAR, browser VARCHAR, os VARCHAR, dtype VARCHAR) AS VALUES {_values(rows)}")  # noqa: S608 - constants
-    ...
+def _macros(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    nets = [(asn, cc, pre) for asn, cc, pre, _ in HOME_NETWORKS] + list(HOSTING_NETWORKS)
+    agents = DEVICES + STUFFING_AGENTS
+    n_home, n_host = len(HOME_NETWORKS), len(HOSTING_NETWORKS)
+    # another network of the same country for each home network (itself when it is alone)
+    alt = []
+    for asn, cc, _, _ in HOME_NETWORKS:
+        same = [i for i, n in enumerate(HOME_NETWORKS) if n[1] == cc and n[0] != asn]
+        alt.append(same or [i for i, n in enumerate(HOME_NETWORKS) if n[0] == asn])
+    seed = int(plan.seed)
+    macros = {
+        # uniform in [0, 1), a pure function of (i, salt, seed): the same on any thread count
+        "rnd(i, salt)": f"(hash(i, salt, {seed}) % 1000003) / 1000003.0",
+        "pick(i, salt, xs)": f"xs[1 + (hash(i, salt, {seed}) % len(xs))::BIGINT]",
+        "net_asn(k)": f"{_sql_list([n[0] for n in nets])}[k + 1]",
+        "net_cc(k)": f"{_sql_list([n[1] for n in nets])}[k + 1]",
+        "net_pre(k)": f"{_sql_list([n[2] for n in nets])}[k + 1]",
+        "ag_ua(k)": f"{_sql_list([a[0] for a in agents])}[k + 1]",
+        "ag_browser(k)": f"{_sql_list([a[1] for a in agents])}[k + 1]",
+        "ag_os(k)": f"{_sql_list([a[2] for a in agents])}[k + 1]",
+        "ag_type(k)": f"{_sql_list([a[3] for a in agents])}[k + 1]",
+        # a user's attributes, pure functions of the user's number
+        "uid(u)": (
+            f"((hash(u, 'id', {seed}) % 9223372036854775807)::BIGINT"
+            f" * CASE WHEN hash(u, 'sign', {seed}) % 2 = 0 THEN 1 ELSE -1 END)"
+        ),
+        "home(u)": f"pick(u, 'home', {_sql_list(_slots([n[3] for n in HOME_NETWORKS]))})",
+        "mobile(u)": (
+            f"pick(u, 'mobile', {'[' + ', '.join(_sql_list(a) for a in alt) + ']'}[home(u) + 1])"
+        ),
+        "device(u, salt)": f"pick(u, salt, {_sql_list(_slots([d[4] for d in DEVICES]))})",
+        "ip_of(k, c, h)": "net_pre(k) || '.' || c::VARCHAR || '.' || h::VARCHAR",
+        "any_home(i, salt)": f"pick(i, salt, {_sql_list(_slots([n[3] for n in HOME_NETWORKS]))})",
+        "hosting(i, salt)": f"({n_home} + (hash(i, salt, {seed}) % {n_host})::INT)",
+        "stuffing_agent(i)": (
+            f"({len(DEVICES)} + pick(i, 'agent', "
+            f"{_sql_list(_slots([a[4] for a in STUFFING_AGENTS]))}))"
+        ),
+    }
+    for head, body in macros.items():
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {head} AS {body}")
+
+
+def _generate(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    legit, stuffing, distributed, targeted = plan.counts()
+    users = plan.n_users
+    span = plan.days * 86400.0
+    st0 = plan.stuffing_start_day * 86400.0
+    st_len = plan.stuffing_hours * 3600.0
+    di0 = plan.distributed_start_day * 86400.0
+    di_len = plan.distributed_hours * 3600.0
+    # targeted takeovers in the second half, when the victims have some history
+    start_us = int(plan.start.timestamp() * 1_000_000)
+    params = {
+        "legit": legit,
+        "stuffing": stuffing,
+        "distributed": distributed,
+        "targeted": targeted,
+        "users": users,
+        "span": span,
+        "st0": st0,
+        "st_len": st_len,
+        "di0": di0,
+        "di_len": di_len,
+        "fail": plan.failure_rate,
+        "hit": plan.hit_rate,
+        "ips": plan.stuffing_ips,
+        "start_us": start_us,
+        "n_home": len(HOME_NETWORKS),
+    }
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE gen AS
+        WITH legit AS (
+            SELECT i, rnd(i, 't') * $span AS t,
+                   floor($users * pow(rnd(i, 'u'), 1.5))::BIGINT AS u, rnd(i, 'w') AS w
+            FROM range($legit) r(i)
+        ), legit_rows AS (
+            SELECT t, uid(u) AS uid,
+                CASE WHEN w < 0.85 THEN home(u)
+                     WHEN w < 0.95 THEN mobile(u)
+                     WHEN w < 0.985 THEN home(u)
+                     WHEN w < 0.995 THEN any_home(i, 'abroad')
+                     ELSE hosting(i, 'vpn') END AS k,
+                CASE WHEN w < 0.85 THEN (hash(u, 'c', 0) % 256)::INT
+                     ELSE (hash(i, 'c', 1) % 256)::INT END AS c,
+                CASE WHEN w < 0.85 THEN (1 + hash(u, 'h', 0) % 254)::INT
+                     ELSE (1 + hash(i, 'h', 1) % 254)::INT END AS h,
+                CASE WHEN rnd(i, 'dv') < 0.9 THEN device(u, 'd1') ELSE device(u, 'd2') END AS ag,
+                rnd(i, 'ok') >= $fail AS ok, false AS atk, false AS ato, 0 AS cat
+            FROM legit
+        ), stuffing AS (
+            SELECT i, (hash(i, 'sip', 0) % $ips)::INT AS j, rnd(i, 'real') < 0.7 AS real
+            FROM range($stuffing) r(i)
+        ), stuffing_rows AS (
+            SELECT $st0 + rnd(i, 'st') * $st_len AS t,
+                CASE WHEN real THEN uid(floor($users * rnd(i, 'victim'))::BIGINT)
+                     ELSE -((hash(i, 'fake', 0) % 9223372036854775807)::BIGINT) END AS uid,
+                $n_home + (j % 6) % 3 AS k,
+                200 + j % 6 AS c, 1 + j // 6 AS h,
+                stuffing_agent(i) AS ag,
+                real AND rnd(i, 'hit') < $hit AS ok, true AS atk, real AND rnd(i, 'hit') < $hit AS ato,
+                1 AS cat
+            FROM stuffing
+        ), distributed_rows AS (
+            SELECT $di0 + rnd(i, 'dt') * $di_len AS t,
+                CASE WHEN rnd(i, 'dreal') < 0.7 THEN uid(floor($users * rnd(i, 'dvictim'))::BIGINT)
+                     ELSE -((hash(i, 'dfake', 0) % 9223372036854775807)::BIGINT) END AS uid,
+                any_home(i // 2, 'dnet') AS k,
+                (hash(i // 2, 'dc', 0) % 256)::INT AS c, (1 + hash(i // 2, 'dh', 0) % 254)::INT AS h,
+                device(i, 'dag') AS ag,
+                rnd(i, 'dreal') < 0.7 AND rnd(i, 'dhit') < $hit AS ok, true AS atk,
+                rnd(i, 'dreal') < 0.7 AND rnd(i, 'dhit') < $hit AS ato, 2 AS cat
+            FROM range($distributed) r(i)
+        ), targeted_rows AS (
+            SELECT $span * (0.5 + 0.5 * rnd(i, 'tt')) AS t,
+                uid(floor($users * rnd(i, 'tvictim'))::BIGINT) AS uid,
+                hosting(i, 'tnet') AS k,
+                (hash(i, 'tc', 0) % 256)::INT AS c, (1 + hash(i, 'th', 0) % 254)::INT AS h,
+                CASE WHEN rnd(i, 'tag') < 0.5 THEN 4 ELSE 7 END AS ag,
+                true AS ok, false AS atk, true AS ato, 3 AS cat
+            FROM range($targeted) r(i)
+        ), all_rows AS (
+            SELECT * FROM legit_rows UNION ALL SELECT * FROM stuffing_rows
+            UNION ALL SELECT * FROM distributed_rows UNION ALL SELECT * FROM targeted_rows
+        )
+        SELECT make_timestamp($start_us + (t * 1000000)::BIGINT) AS ts, uid,
+               ip_of(k, c, h) AS ip, k, ag, ok, atk, ato, cat::TINYINT AS cat
+        FROM all_rows ORDER BY ts, uid
+        """,
+        params,
+    )
 
 
 def write_rba(path: Path, plan: Plan, *, fmt: str = "csv") -> Truth:
-    raise NotImplementedError
+    """Write the log to ``path`` (``fmt`` "csv" or "jsonl") and return what was planted."""
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError(f"format must be csv or jsonl, not {fmt!r}")
+    con = duckdb.connect()
+    try:
+        con.execute("SET temp_directory = ?", [str(path.parent / ".mamori-synthetic.tmp")])
+        _macros(con, plan)
+        _generate(con, plan)
+        yes_no = "CASE WHEN {} THEN 'True' ELSE 'False' END"
+        select = f"""
+            SELECT rowid AS "index",
+                strftime(ts, '%Y-%m-%d %H:%M:%S.%g') AS "Login Timestamp",
+                uid AS "User ID",
+                CASE WHEN hash(rowid, 'rtt') % 3 = 0 THEN NULL
+                     ELSE 200 + hash(rowid, 'rtt') % 900 END AS "Round-Trip Time [ms]",
+                ip AS "IP Address", net_cc(k) AS "Country", '-' AS "Region", '-' AS "City",
+                net_asn(k) AS "ASN", ag_ua(ag) AS "User Agent String",
+                ag_browser(ag) AS "Browser Name and Version", ag_os(ag) AS "OS Name and Version",
+                ag_type(ag) AS "Device Type", {yes_no.format("ok")} AS "Login Successful",
+                {yes_no.format("atk")} AS "Is Attack IP",
+                {yes_no.format("ato")} AS "Is Account Takeover"
+            FROM gen
+        """  # noqa: S608 - our own constants
+        target = str(path).replace("'", "''")
+        options = "HEADER" if fmt == "csv" else "FORMAT json"
+        con.execute(f"COPY ({select}) TO '{target}' ({options})")
+        return _truth(con, plan)
+    finally:
+        con.close()
 
 
-def _json(value: object) -> str:
-    return json.dumps(value)
+def _truth(con: duckdb.DuckDBPyConnection, plan: Plan) -> Truth:
+    legit, stuffing, distributed, targeted = plan.counts()
+    ips = con.execute("SELECT DISTINCT ip FROM gen WHERE cat = 1 ORDER BY ip").fetchall()
+    ids = con.execute("SELECT DISTINCT uid FROM gen WHERE ato ORDER BY uid").fetchall()
+    row = con.execute("SELECT count(*) FILTER (atk), count(*) FILTER (ato) FROM gen").fetchone()
+    assert row is not None
+    return Truth(
+        rows=plan.rows,
+        legit=legit,
+        stuffing=stuffing,
+        distributed=distributed,
+        targeted=targeted,
+        stuffing_ips=tuple(str(r[0]) for r in ips),
+        attack_rows=int(row[0]),
+        takeover_rows=int(row[1]),
+        takeover_ids=tuple(sorted(str(r[0]) for r in ids)),
+    )

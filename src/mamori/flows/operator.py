@@ -1,4 +1,5 @@
-"""Operator actions on accounts and bans (CLI and the admin API call these)."""
+"""Operator actions on accounts and bans (the CLI, the admin API and the console call these).
+Each is recorded in the audit log (`by` is the actor) in the same transaction as the change."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ async def restrict(
             login_id=account.login_id,
             details={"by": by, "reason": reason.strip(), "sessions_ended": ended},
         )
+        await tx.audit.add(
+            at=now,
+            actor=by,
+            action="account.restrict",
+            target=account.login_id,
+            reason=reason.strip(),
+            details={"account_id": account.id, "sessions_ended": ended},
+        )
         updated = await tx.accounts.get(account.id)
     assert updated is not None
     # the owner hears of it (not the operator's reason, nor where the operator was)
@@ -66,6 +75,13 @@ async def unrestrict(svc: Services, *, login_id: str, actor: ClientContext, by: 
             account_id=account.id,
             login_id=account.login_id,
             details={"by": by},
+        )
+        await tx.audit.add(
+            at=now,
+            actor=by,
+            action="account.unrestrict",
+            target=account.login_id,
+            details={"account_id": account.id, "was": account.restricted_reason},
         )
         updated = await tx.accounts.get(account.id)
     assert updated is not None
@@ -91,6 +107,14 @@ async def require_two_step(
             login_id=account.login_id,
             details={"by": by, "required": required, "reason": reason.strip()},
         )
+        await tx.audit.add(
+            at=now,
+            actor=by,
+            action="account.require_two_step",
+            target=account.login_id,
+            reason=reason.strip(),
+            details={"account_id": account.id, "required": required},
+        )
         updated = await tx.accounts.get(account.id)
     assert updated is not None
     return updated
@@ -110,6 +134,13 @@ async def unlock(svc: Services, *, login_id: str, actor: ClientContext, by: str)
             account_id=account.id if account else None,
             login_id=key,
             details={"by": by},
+        )
+        await tx.audit.add(
+            at=svc.clock.now(),
+            actor=by,
+            action="account.unlock",
+            target=account.login_id if account else key,
+            details={"account_id": account.id if account else None},
         )
 
 
@@ -172,6 +203,14 @@ async def add_ban(
                 "by": by,
             },
         )
+        await tx.audit.add(
+            at=now,
+            actor=by,
+            action="ban.add",
+            target=f"{kind}:{value}",
+            reason=reason or "operator",
+            details={"seconds": seconds},
+        )
     svc.defender.bans.add_local(ban)
     return ban
 
@@ -189,6 +228,9 @@ async def remove_ban(
             client=actor,
             result="ok",
             details={"kind": kind, "value": value, "by": by},
+        )
+        await tx.audit.add(
+            at=svc.clock.now(), actor=by, action="ban.remove", target=f"{kind}:{value}"
         )
     svc.defender.bans.remove_local(kind, value)
     if kind == "ip":

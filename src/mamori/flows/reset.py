@@ -655,6 +655,14 @@ async def force_reset(
             login_id=account.login_id,
             details={"by": by, "reason": reason.strip(), "sessions_ended": ended},
         )
+        await tx.audit.add(
+            at=now,
+            actor=by,
+            action="account.force_reset",
+            target=account.login_id,
+            reason=reason.strip(),
+            details={"account_id": account.id, "sessions_ended": ended},
+        )
         updated = await tx.accounts.get(account.id)
     assert updated is not None
     await notices.notify(

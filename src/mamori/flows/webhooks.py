@@ -106,7 +106,7 @@ def headers(secret: str, body: bytes, *, delivery: Delivery, now: datetime) -> d
 
 
 async def _send(
-    client: httpx.AsyncClient, secret: str, delivery: Delivery, *, now: datetime, timeout: float
+    client: httpx.AsyncClient, secret: str, delivery: Delivery, *, now: datetime, wait: float
 ) -> _Outcome:
     body = delivery.payload.encode("utf-8")
     try:
@@ -114,7 +114,7 @@ async def _send(
             delivery.url,
             content=body,
             headers=headers(secret, body, delivery=delivery, now=now),
-            timeout=timeout,
+            timeout=wait,
         )
     except httpx.HTTPError as exc:  # never the URL (it may hold a token) nor the body
         return _Outcome(delivery, False, type(exc).__name__)
@@ -129,7 +129,7 @@ async def deliver_due(
     limit: int = BATCH,
     client: httpx.AsyncClient | None = None,
     rng: random.Random | None = None,
-    timeout: float = TIMEOUT,
+    request_timeout: float = TIMEOUT,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> Round:
     """Claim up to `limit` due deliveries (a lease, committed), send them concurrently, and
@@ -146,10 +146,10 @@ async def deliver_due(
     if not claimed:
         return Round()
     if client is None:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as own:
-            outcomes = await _send_all(own, secret, claimed, now=now, timeout=timeout)
+        async with httpx.AsyncClient(timeout=request_timeout, follow_redirects=False) as own:
+            outcomes = await _send_all(own, secret, claimed, now=now, wait=request_timeout)
     else:
-        outcomes = await _send_all(client, secret, claimed, now=now, timeout=timeout)
+        outcomes = await _send_all(client, secret, claimed, now=now, wait=request_timeout)
     return await _record(svc, outcomes, lease_until=lease_until, rng=rng, max_attempts=max_attempts)
 
 
@@ -159,12 +159,10 @@ async def _send_all(
     claimed: list[Delivery],
     *,
     now: datetime,
-    timeout: float,
+    wait: float,
 ) -> list[_Outcome]:
     return list(
-        await asyncio.gather(
-            *(_send(client, secret, d, now=now, timeout=timeout) for d in claimed)
-        )
+        await asyncio.gather(*(_send(client, secret, d, now=now, wait=wait) for d in claimed))
     )
 
 

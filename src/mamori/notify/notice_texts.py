@@ -502,3 +502,37 @@ def email_template(kind: str, language: str, *, with_link: bool) -> tuple[str, s
 def sms_template(kind: str, language: str) -> str:
     """The body template of a notice's SMS (a generic one for a kind without its own)."""
     return _SMS.get(kind, _GENERIC_SMS)[_lang(language)]
+
+
+# ---- incident response (flows/incident_actions.py): the notice to accounts whose password
+# an attack confirmed. Kept out of NOTICE_KINDS (a kind issued only by an operator's action).
+_NOTICES["incident_response"] = {
+    "ja": NoticeText(
+        "お使いのパスワードが第三者に知られている可能性があります",
+        "当社への不正なログインの試みの中で、お使いのアカウントのログインIDとパスワードの"
+        "組み合わせが入力されたことを確認しました。他のサービスから流出したIDとパスワードが"
+        "使われた可能性があります。安全のため、ログイン中の端末をすべてログアウトさせ、"
+        "次回のログイン時に本人確認と新しいパスワードの設定をお願いすることにしました。",
+        "いつもの方法でログインし、ご案内に従って新しいパスワードを設定してください。"
+        "同じパスワードを他のサービスでもお使いの場合は、そちらも変更してください。"
+        "このメールに返信したり、メールからパスワードを入力したりする必要はありません。",
+        details=False,
+    ),
+    "en": NoticeText(
+        "Your password may be known to someone else",
+        "During an attack on our login, someone entered your login ID together with your "
+        "password. It was probably taken from another service's leak. For your safety we "
+        "signed out all your devices, and your next login will confirm it's you and ask you "
+        "to set a new password.",
+        "Log in as usual and set a new password when asked. If you use the same password "
+        "anywhere else, change it there too. There is nothing to reply to or enter from this "
+        "message.",
+        details=False,
+    ),
+}
+_SMS["incident_response"] = {
+    "ja": "Mamori: 不正ログインの試みでお使いのパスワードが使われました。次回ログイン時に"
+    "再設定してください。通知番号 {notice_code}",
+    "en": "Mamori: your password was used in an attack on our login. Set a new one at your "
+    "next login. Notice code {notice_code}",
+}

@@ -164,7 +164,7 @@ class Incidents:
         ).first()
         return _incident(row) if row else None
 
-    async def list(self, *, limit: int = 50, before_id: int | None = None) -> list[Incident]:
+    async def recent(self, *, limit: int = 50, before_id: int | None = None) -> list[Incident]:
         stmt = select(t.incidents)
         if before_id is not None:
             stmt = stmt.where(t.incidents.c.id < before_id)
@@ -250,9 +250,7 @@ class Incidents:
     async def pending(self, action_id: int) -> list[str]:
         i = t.incident_action_items.c
         rows = await self.conn.execute(
-            select(i.target)
-            .where(i.action_id == action_id, i.done_at.is_(None))
-            .order_by(i.target)
+            select(i.target).where(i.action_id == action_id, i.done_at.is_(None)).order_by(i.target)
         )
         return [str(r[0]) for r in rows]
 
@@ -283,9 +281,7 @@ class Incidents:
         a, i = t.incident_actions.c, t.incident_action_items.c
         stmt = (
             select(a.kind, i.target, i.done_at)
-            .select_from(
-                t.incident_action_items.join(t.incident_actions, a.id == i.action_id)
-            )
+            .select_from(t.incident_action_items.join(t.incident_actions, a.id == i.action_id))
             .where(a.incident_id == incident_id, i.done_at.is_not(None))
         )
         if kind is not None:
@@ -372,6 +368,32 @@ class Incidents:
             e.type.in_(ATTEMPT_TYPES), e.at >= since, e.at <= until
         )
         return int((await self.conn.execute(stmt)).scalar_one())
+
+    async def account_attempts(
+        self, *, since: datetime, until: datetime
+    ) -> list[tuple[str, str, str, int, int]]:
+        """Attempts on existing accounts in the window, per (login key, ip, network):
+        (login_id, ip, as_name, attempts, failures)."""
+        e = t.security_events.c
+        failure = and_(e.type == EventType.LOGIN_FAILURE, e.reason != "restricted")
+        rows = await self.conn.execute(
+            select(
+                e.login_id,
+                e.ip,
+                e.as_name,
+                func.count(),
+                func.sum(case((failure, literal(1)), else_=literal(0))),
+            )
+            .where(
+                e.type.in_(ATTEMPT_TYPES),
+                e.at >= since,
+                e.at <= until,
+                e.account_id.is_not(None),
+            )
+            .group_by(e.login_id, e.ip, e.as_name)
+            .order_by(e.login_id, e.ip, e.as_name)
+        )
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4] or 0)) for r in rows]
 
     async def confirmations(self, *, since: datetime, until: datetime) -> list[Confirmation]:
         """Every event in the window that proves an account's password was right."""

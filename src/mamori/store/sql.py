@@ -18,6 +18,7 @@ from mamori.store.accounts import Accounts
 from mamori.store.audit import Audit
 from mamori.store.bans import Bans
 from mamori.store.challenges import Challenges
+from mamori.store.console import ConsoleQueries
 from mamori.store.devices import Devices
 from mamori.store.engine import create_engine
 from mamori.store.events import Events
@@ -25,6 +26,7 @@ from mamori.store.factors import RecoveryCodes, TotpFactors
 from mamori.store.incidents import Incidents
 from mamori.store.messages import Codes, Outbox
 from mamori.store.notices import Notices
+from mamori.store.operators import Operators, OperatorSessions, OperatorTokens
 from mamori.store.resets import Resets
 from mamori.store.risk_counts import RiskCounts
 from mamori.store.risk_flags import RiskFlags
@@ -82,4 +84,8 @@ class Tx:
         self.notices = Notices(conn)
         self.risk_flags = RiskFlags(conn)
         self.resets = Resets(conn)
+        self.operators = Operators(conn)
+        self.operator_sessions = OperatorSessions(conn)
+        self.operator_tokens = OperatorTokens(conn)
+        self.console = ConsoleQueries(conn)
         self.incidents = Incidents(conn)

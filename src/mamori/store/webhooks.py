@@ -153,9 +153,7 @@ class Webhooks:
             _W.c.next_attempt_at <= now,
             or_(_W.c.locked_until.is_(None), _W.c.locked_until < now),
         )
-        candidates = (
-            select(_W.c.id).where(due).order_by(_W.c.next_attempt_at, _W.c.id).limit(limit)
-        )
+        candidates = select(_W.c.id).where(due).order_by(_W.c.next_attempt_at, _W.c.id).limit(limit)
         stmt = (
             update(_W)
             .where(_W.c.id.in_(candidates), due)

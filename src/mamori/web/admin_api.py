@@ -1,34 +1,37 @@
-"""Operator JSON API under /api/v1/admin, authorized by the static operator token
-(`Authorization: Bearer $MAMORI_OPERATOR_TOKEN`) until the admin console lands. With no token
-configured, every route answers 403."""
+"""Operator JSON API under /api/v1/admin, for automation: `Authorization: Bearer <token>` with
+the static `MAMORI_OPERATOR_TOKEN` or a stored, scoped token (`mamori admin token create`);
+anything else answers 403."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.requests import Request
+from starlette.responses import Response
 
-from mamori.errors import Forbidden
-from mamori.flows import operator, reset
+from mamori.flows import (
+    incident_actions,
+    incident_report,
+    incidents,
+    operator,
+    operator_tokens,
+    reset,
+)
 from mamori.models import Ban
 from mamori.web.api import guard_unsafe
 from mamori.web.deps import ClientDep, ServicesDep
 
 
 async def operator_auth(request: Request) -> str:
-    token = request.app.state.services.settings.operator_token
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if (
-        not token
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(given.strip().encode(), token.encode())
-    ):
-        raise Forbidden("operator token required")
-    return "token"
+    """The actor: "token" (MAMORI_OPERATOR_TOKEN) or "token:<name>" (a stored token with
+    the `read` scope for GET, `write` for the rest); else 403."""
+    return await operator_tokens.authorize_token(
+        request.app.state.services,
+        request.headers.get("authorization", ""),
+        write=request.method not in ("GET", "HEAD", "OPTIONS"),
+    )
 
 
 router = APIRouter(
@@ -176,3 +179,75 @@ async def defense_state(svc: ServicesDep) -> dict[str, Any]:
             "shed": svc.gate.shed,
         },
     }
+
+
+# ---- incidents (opened and closed by the detector; see flows/incidents.py) ----
+
+
+class IncidentActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: StrictStr = Field(pattern="^(block|reset|notify)$")
+    reason: StrictStr = Field(default="", max_length=255)
+
+
+def _actor(by: str) -> str:
+    return by if ":" in by else "token:static"
+
+
+@router.get("/incidents")
+async def list_incidents(svc: ServicesDep, before_id: int | None = None) -> dict[str, Any]:
+    items = await incidents.list_incidents(svc, limit=50, before_id=before_id)
+    return {
+        "items": [
+            {
+                "id": i.id,
+                "status": i.status,
+                "opened_at": i.opened_at.isoformat(),
+                "closed_at": i.closed_at.isoformat() if i.closed_at else None,
+                "reasons": i.summary.get("reasons", []),
+            }
+            for i in items
+        ]
+    }
+
+
+@router.get("/incidents/{incident_id}")
+async def show_incident(incident_id: int, svc: ServicesDep) -> dict[str, Any]:
+    """The incident with its sources, volumes and the two lists (password confirmed, logged
+    in from attack sources)."""
+    return incident_report.to_json(await incidents.analyze(svc, incident_id))
+
+
+@router.get("/incidents/{incident_id}/report")
+async def incident_report_file(
+    incident_id: int,
+    svc: ServicesDep,
+    format: Annotated[str, Query(pattern="^(md|csv)$")] = "md",
+) -> Response:
+    analysis = await incidents.analyze(svc, incident_id)
+    if format == "csv":
+        body, media = incident_report.csv_text(analysis), "text/csv; charset=utf-8"
+    else:
+        body, media = incident_report.markdown(analysis), "text/markdown; charset=utf-8"
+    name = f"incident-{incident_id}.{format}"
+    return Response(
+        body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.post("/incidents/{incident_id}/preview")
+async def preview_incident_action(
+    incident_id: int, body: IncidentActionIn, svc: ServicesDep
+) -> dict[str, Any]:
+    return (await incident_actions.preview(svc, incident_id, body.action)).json()
+
+
+@router.post("/incidents/{incident_id}/respond")
+async def respond_to_incident(
+    incident_id: int, body: IncidentActionIn, svc: ServicesDep, by: Operator
+) -> dict[str, Any]:
+    """Run (or resume) a response; targets already done are not done again."""
+    outcome = await incident_actions.respond(
+        svc, incident_id, body.action, actor=_actor(by), reason=body.reason
+    )
+    return {"status": "ok", **outcome.json()}

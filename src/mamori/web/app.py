@@ -21,14 +21,15 @@ from mamori.errors import (
     MamoriError,
 )
 from mamori.flows.risk_store import prune_loop
-from mamori.flows.webhooks import webhook_loop
 from mamori.flows.services import Services
+from mamori.flows.webhooks import webhook_loop
 from mamori.metrics import set_under_attack
 from mamori.netaddr import parse_cidrs
 from mamori.web import (
     admin_api,
     api,
     center_pages,
+    console,
     email_pages,
     inbox_pages,
     notice_pages,
@@ -146,6 +147,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(api.router)
     app.include_router(security_api.router)
     app.include_router(admin_api.router)
+    app.include_router(console.router)
     app.include_router(pages.router)
     app.include_router(security_pages.router)
     app.include_router(center_pages.router)

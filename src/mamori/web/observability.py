@@ -1,8 +1,8 @@
 """`/metrics` (Prometheus text format) and the middleware that times every request.
 
-`/metrics` is open when `MAMORI_METRICS_TOKEN` is empty (bind it to a private address or keep
-it off the proxy), else it needs `Authorization: Bearer <token>` (401 otherwise). What it shows
-is described in `mamori.metrics`; no label carries a login ID, an IP or any other personal data.
+`/metrics` is open when `MAMORI_METRICS_TOKEN` is empty (keep it off the public proxy then),
+else it needs `Authorization: Bearer <token>` (a plain-text 401 otherwise). What it shows is
+described in `mamori.metrics`; no label carries a login ID, an IP or any other personal data.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from collections.abc import Callable
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mamori import metrics
-from mamori.errors import NotAuthenticated
 from mamori.web.gate import GATED
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +30,11 @@ async def metrics_page(request: Request) -> Response:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             given.strip().encode(), token.encode()
         ):
-            raise NotAuthenticated("metrics token required", code="metrics_token_required")
+            return PlainTextResponse(
+                "metrics token required\n",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
 

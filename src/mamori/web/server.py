@@ -6,25 +6,36 @@ connections then stay on it (measured: one worker at 1.2 CPUs, the other idle). 
 binds its own socket with SO_REUSEPORT, so the kernel spreads new connections across the
 workers. The supervisor forwards SIGTERM/SIGINT to the workers and exits when they have stopped;
 if a worker dies, the others are stopped and serve exits with an error.
+
+Metrics with N workers: before starting them, serve points `PROMETHEUS_MULTIPROC_DIR` at a fresh
+temporary directory (removed on exit; a directory you set yourself is used as is — empty it
+before each start), so `/metrics`, whichever worker answers it, sums every worker's values.
+Logging (`MAMORI_LOG_FORMAT`) is set up in the supervisor and in each worker (`mamori.logs`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from mamori.logs import configure_logging, uvicorn_log_config
+from mamori.metrics import MULTIPROC_ENV
+
 APP = "mamori.web.asgi:app_from_env"
 
 
-def _uvicorn_options(*, dev: bool) -> dict[str, Any]:
+def _uvicorn_options(*, dev: bool, log_format: str = "text") -> dict[str, Any]:
     return {
         "factory": True,
+        "log_config": uvicorn_log_config(log_format),
         "proxy_headers": False,
         "server_header": False,
         "access_log": dev,
@@ -43,24 +54,39 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, dev: bool) -> None:
+def _worker(host: str, port: int, dev: bool, log_format: str = "text") -> None:
     import uvicorn
 
+    configure_logging(log_format)
     sock = _listen(host, port)
-    config = uvicorn.Config(APP, **_uvicorn_options(dev=dev))
+    config = uvicorn.Config(APP, **_uvicorn_options(dev=dev, log_format=log_format))
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve(*, host: str, port: int, workers: int, dev: bool) -> int:
+def serve(*, host: str, port: int, workers: int, dev: bool, log_format: str = "text") -> int:
     import uvicorn
 
+    configure_logging(log_format)
     if workers <= 1:
-        uvicorn.run(APP, host=host, port=port, **_uvicorn_options(dev=dev))
+        uvicorn.run(APP, host=host, port=port, **_uvicorn_options(dev=dev, log_format=log_format))
         return 0
     _listen(host, port).close()  # fail fast (port taken, bad address) before forking anything
+    own_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_dir = tempfile.mkdtemp(prefix="mamori-metrics-")
+        os.environ[MULTIPROC_ENV] = own_dir  # inherited by the workers
+    try:
+        return _supervise(host, port, workers, dev, log_format)
+    finally:
+        if own_dir is not None:
+            del os.environ[MULTIPROC_ENV]
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def _supervise(host: str, port: int, workers: int, dev: bool, log_format: str) -> int:
     ctx = multiprocessing.get_context("spawn")
     procs: list[BaseProcess] = [
-        ctx.Process(target=_worker, args=(host, port, dev), name=f"mamori-worker-{i}")
+        ctx.Process(target=_worker, args=(host, port, dev, log_format), name=f"mamori-worker-{i}")
         for i in range(workers)
     ]
     stopping = False

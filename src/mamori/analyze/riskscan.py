@@ -1,0 +1,242 @@
+"""Risk scoring of the logins the report needs, with the service's scorer (`score_login`).
+
+What is scored — every login whose password was right (``ok``) and that is one of:
+
+- **confirmed**: from a source the defenses flagged (the accounts of the incident report);
+- **new country**: the account has earlier successful logins in the file, none from this country;
+- **sample**: about `SAMPLE` other ones, picked by a hash of the row (the levels of ordinary
+  logins, for scale).
+
+Each is scored against the frequency tables of the successful logins (``logged_in``) before it,
+as the service would have had them: the account's own counts (N, c, D: its logins, and per level
+its logins with this value and its distinct values) exactly, from every earlier successful login
+of the account; the population's (T logins, U accounts, G logins with this value and V distinct
+values per level) as they stood at the start of the login's detector bucket (a lag of under one
+bucket, which changes G/T by at most one bucket's logins). The logs carry no device cookie, so
+the device feature is left out (``ScoringConfig(use_device=False)``, the published model), and
+the service's window (183 days, 200 logins per account) is not applied: the history is the whole
+file before the login.
+
+The counts come from DuckDB (prefix sums per bucket, a join of the candidates with their
+accounts' history); Python builds one `FrequencySnapshot` per scored login and calls the scorer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+import duckdb
+
+from mamori.analyze.db import run
+from mamori.analyze.progress import Progress
+from mamori.risk.features import Level, LoginFeatures
+from mamori.risk.frequencies import FrequencySnapshot
+from mamori.risk.policy import RiskPolicy
+from mamori.risk.scoring import ScoringConfig, score_login
+
+__all__ = ["GROUPS", "SAMPLE", "RiskScan", "ScoredLogin", "scan"]
+
+SAMPLE: Final = 20_000
+GROUPS: Final = ("confirmed", "new_country", "sample")
+CONFIG: Final = ScoringConfig(use_device=False)
+
+# risk level -> column of ev (the user agent compared by its hash)
+LEVEL_COLUMNS: Final[tuple[tuple[Level, str], ...]] = (
+    ("ip", "ip"),
+    ("network", "rnet"),
+    ("country", "country"),
+    ("ua", "ua_h::VARCHAR"),
+    ("browser", "browser"),
+    ("os", "os"),
+    ("device_type", "device_type"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredLogin:
+    rid: int
+    group: str
+    level: str
+    log10_score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class RiskScan:
+    scored: list[ScoredLogin] = field(default_factory=list)
+    ok_logins: int = 0  # logins with the right password in the file
+    counts: dict[str, Counter[str]] = field(default_factory=dict)  # group -> level -> logins
+
+    def high(self) -> list[ScoredLogin]:
+        return [s for s in self.scored if s.level == "high"]
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, *, sample_every: int) -> None:
+    """Temp table ``cand``: the logins to score, with their group and level values."""
+    levels = ", ".join(f"ev.{col} AS {name}" for name, col in LEVEL_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE cand AS
+        WITH first_login AS (
+            SELECT login_id, min(ts) AS ts FROM ev WHERE logged_in GROUP BY login_id
+        ), first_country AS (
+            SELECT login_id, country, min(ts) AS ts FROM ev WHERE logged_in GROUP BY ALL
+        ), rows AS (
+            SELECT ev.rowid AS rid, ev.ts, ev.bucket, ev.login_id, {levels},
+                ev.rowid IN (SELECT rid FROM flagged) AS confirmed,
+                fl.ts < ev.ts AND (fc.ts IS NULL OR fc.ts >= ev.ts) AS new_country,
+                hash(ev.rowid, 'sample') % ? = 0 AS sampled
+            FROM ev
+            LEFT JOIN first_login fl ON fl.login_id = ev.login_id
+            LEFT JOIN first_country fc
+                ON fc.login_id = ev.login_id AND fc.country = ev.country
+            WHERE ev.ok
+        )
+        SELECT * EXCLUDE (confirmed, new_country, sampled),
+            CASE WHEN confirmed THEN 'confirmed' WHEN new_country THEN 'new_country'
+                 ELSE 'sample' END AS grp
+        FROM rows WHERE confirmed OR new_country OR sampled
+        """,  # noqa: S608 - our own column list
+        [sample_every],
+    )
+
+
+def _user_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``uc``: per candidate, N and per level c and D over its account's earlier
+    successful logins (a join with the account's history: accounts are small)."""
+    counts = ", ".join(
+        f"count(h.rid) FILTER (h.{name} = c.{name}) AS c_{name}, "
+        f"count(DISTINCT h.{name}) AS d_{name}"
+        for name, _ in LEVEL_COLUMNS
+    )
+    levels = ", ".join(f"{col} AS {name}" for name, col in LEVEL_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE uc AS
+        WITH h AS (
+            SELECT rowid AS rid, ts, login_id, {levels} FROM ev
+            WHERE logged_in AND login_id IN (SELECT login_id FROM cand)
+        )
+        SELECT c.rid, count(h.rid) AS n, {counts}
+        FROM cand c LEFT JOIN h ON h.login_id = c.login_id
+            AND (h.ts < c.ts OR (h.ts = c.ts AND h.rid < c.rid))
+        GROUP BY c.rid
+        """  # noqa: S608 - our own column list
+    )
+
+
+def _global_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables ``gt`` (T, U per candidate bucket) and ``g_<level>`` (G and V per candidate):
+    the population's counts at the start of the candidate's bucket (prefix sums per bucket)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE gt AS
+        WITH per AS (
+            SELECT bucket, count(*) AS n FROM ev WHERE logged_in GROUP BY bucket
+        ), users AS (
+            SELECT b AS bucket, count(*) AS n
+            FROM (SELECT min(bucket) AS b FROM ev WHERE logged_in GROUP BY login_id) GROUP BY b
+        ), steps AS (
+            SELECT bucket, sum(n) OVER (ORDER BY bucket) AS t FROM per
+        ), usteps AS (
+            SELECT bucket, sum(n) OVER (ORDER BY bucket) AS u FROM users
+        ), cb AS (SELECT DISTINCT bucket FROM cand)
+        SELECT cb.bucket, coalesce(s.t, 0) AS t, coalesce(us.u, 0) AS u
+        FROM cb ASOF LEFT JOIN steps s ON cb.bucket > s.bucket
+        ASOF LEFT JOIN usteps us ON cb.bucket > us.bucket
+        """
+    )
+    for name, col in LEVEL_COLUMNS:
+        # the ip level has a value per login: count only the candidates' addresses
+        only = "AND ip IN (SELECT ip FROM cand)" if name == "ip" else ""
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE g_{name} AS
+            WITH per AS (
+                SELECT {col} AS v, bucket, count(*) AS n FROM ev WHERE logged_in {only}
+                GROUP BY ALL
+            ), cum AS (
+                SELECT v, bucket, sum(n) OVER (PARTITION BY v ORDER BY bucket) AS g FROM per
+            ), firsts AS (
+                SELECT b AS bucket, count(*) AS n FROM (
+                    SELECT min(bucket) AS b FROM ev WHERE logged_in GROUP BY {col}
+                ) GROUP BY b
+            ), vsteps AS (
+                SELECT bucket, sum(n) OVER (ORDER BY bucket) AS v FROM firsts
+            ), cv AS (
+                SELECT c.rid, c.bucket, c.{name} AS v FROM cand c
+            )
+            SELECT cv.rid, coalesce(cum.g, 0) AS g, coalesce(vs.v, 0) AS vd
+            FROM cv ASOF LEFT JOIN cum ON cv.v = cum.v AND cv.bucket > cum.bucket
+            ASOF LEFT JOIN vsteps vs ON cv.bucket > vs.bucket
+            """  # noqa: S608 - our own column names
+        )
+
+
+def scan(
+    con: duckdb.DuckDBPyConnection,
+    policy: RiskPolicy,
+    *,
+    progress: Progress,
+) -> RiskScan:
+    """Score the candidates (see the module docstring). Needs temp table ``flagged`` (rid)."""
+    progress.begin("scoring")
+    row = con.execute("SELECT count(*) FROM ev WHERE ok").fetchone()
+    ok_logins = int(row[0]) if row else 0
+    result = RiskScan(ok_logins=ok_logins, counts={g: Counter() for g in GROUPS})
+    _candidates(con, sample_every=max(1, ok_logins // SAMPLE))
+    progress.advance(0.1)
+    _user_counts(con)
+    progress.advance(0.3)
+    _global_counts(con)
+    progress.advance(0.5)
+    total = max(1, int((con.execute("SELECT count(*) FROM cand").fetchone() or (1,))[0]))
+    names = [name for name, _ in LEVEL_COLUMNS]
+    g_cols = ", ".join(f"g_{n}.g, g_{n}.vd" for n in names)
+    u_cols = ", ".join(f"uc.c_{n}, uc.d_{n}" for n in names)
+    joins = " ".join(f"JOIN g_{n} USING (rid)" for n in names)
+    cursor = run(
+        con,
+        f"""
+        SELECT c.rid, c.grp, c.login_id, {", ".join("c." + n for n in names)},
+            gt.t, gt.u, uc.n, {g_cols}, {u_cols}
+        FROM cand c JOIN uc USING (rid) JOIN gt USING (bucket) {joins}
+        ORDER BY c.ts, c.rid
+        """,  # noqa: S608 - our own column names
+    )
+    k = len(names)
+    done = 0
+    while batch := cursor.fetchmany(10_000):
+        for r in batch:
+            values = [str(v) for v in r[3 : 3 + k]]
+            t, u, n = int(r[3 + k]), int(r[4 + k]), int(r[5 + k])
+            g = r[6 + k : 6 + 3 * k]
+            c = r[6 + 3 * k : 6 + 5 * k]
+            keys = list(zip(names, values, strict=True))
+            user = str(r[2])
+            snapshot = FrequencySnapshot(
+                user=user,
+                logins=t,
+                users=u,
+                own_logins=n,
+                global_counts={key: int(g[2 * i]) for i, key in enumerate(keys)},
+                global_distincts={name: int(g[2 * i + 1]) for i, name in enumerate(names)},
+                user_counts={key: int(c[2 * i]) for i, key in enumerate(keys)},
+                user_distincts={name: int(c[2 * i + 1]) for i, name in enumerate(names)},
+            )
+            features = LoginFeatures(*values)
+            assessment = score_login(
+                snapshot, user=user, features=features, policy=policy, config=CONFIG
+            )
+            group = str(r[1])
+            level = assessment.level if n > 0 else "no_history"
+            result.counts[group][level] += 1
+            result.scored.append(
+                ScoredLogin(int(r[0]), group, level, assessment.log10_score, assessment.reasons)
+            )
+        done += len(batch)
+        progress.advance(0.5 + 0.5 * done / total)
+    progress.end()
+    return result
