@@ -33,16 +33,15 @@ from mamori.store import migrate, tables
 GOAL_MS = 200.0
 
 
-def events(rng: random.Random, n: int, *, start: datetime, seconds: float, attack: bool) -> list:  # type: ignore[type-arg]
-    rows = []
+def events(
+    rng: random.Random, n: int, *, start: datetime, seconds: float, attack: bool
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
     # events are appended as they happen: ids follow time
     for at in sorted(start + timedelta(seconds=rng.random() * seconds) for _ in range(n)):
         failed = rng.random() < (0.97 if attack else 0.1)
-        ip = (
-            f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
-            if attack
-            else f"10.{rng.randrange(40)}.{rng.randrange(256)}.{rng.randrange(256)}"
-        )
+        a, b, c = rng.randrange(1, 223), rng.randrange(256), rng.randrange(256)
+        ip = f"{a}.{b}.{c}.{rng.randrange(256)}" if attack else f"10.{a % 40}.{b}.{c}"
         rows.append(
             {
                 "at": at,
@@ -89,7 +88,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
                 view = await live.live_view(svc, range_name=name)
                 times.append((time.perf_counter() - started) * 1000)
             median = statistics.median(times)
-            note = f"  (goal <= {GOAL_MS:.0f} ms: ratio {median / GOAL_MS:.2f})" if name == "hour" else ""
+            ratio = f"  (goal <= {GOAL_MS:.0f} ms: ratio {median / GOAL_MS:.2f})"
+            note = ratio if name == "hour" else ""
             print(f"{name:5s} view: median {median:7.1f} ms over {args.runs} runs, "
                   f"{view.totals['attempts']:,} attempts{note}")  # fmt: skip
         if svc.store.dialect == "postgresql":

@@ -5,22 +5,28 @@ actions, the audit log, the live view's SVG chart, account search, and scoped AP
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from mamori.clock import FixedClock
+from mamori.errors import Conflict, InputError, PasswordRejected
 from mamori.flows import live, operator_tokens, operators
 from mamori.flows.services import Services
 from mamori.otp import totp_at
+from mamori.store import console as console_store
 from mamori.store.audit import AuditEntry
 from mamori.web.charts import Series, line_chart, nice_ceiling
 from mamori.web.security import CSP
-from tests.conftest import PASSWORD, clean, client_for, make_services
+from tests.conftest import PASSWORD, clean, client_for, make_services, make_settings
 
 TOKEN = "operator-token-" + "q" * 32
 OP_PASSWORD = "operator passphrase for the console 42"
@@ -421,7 +427,9 @@ async def test_live_view_draws_the_series(
         assert "直近1時間のログイン" in ja.text
 
 
-async def test_live_view_is_quick_on_a_busy_hour(svc: Services, clock: FixedClock) -> None:
+async def test_live_view_is_quick_on_a_busy_hour(
+    svc: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """20,000 login events in the last hour: the hour view (one GROUP BY for the chart, one per
     top list) stays well under a second on either database."""
     import time
@@ -451,6 +459,14 @@ async def test_live_view_is_quick_on_a_busy_hour(svc: Services, clock: FixedCloc
     assert view.totals["attempts"] == 20_000
     assert view.top["ip"] and view.top["subnet"] and view.top["as_name"]
     assert elapsed < 1.0, f"live view took {elapsed * 1000:.0f} ms"
+    assert view.sample == 1 and view.top_events == console_store.TOP_SAMPLE
+    assert view.totals["block"] == len([i for i in range(20_000) if i % 5 and i % 7 == 0])
+    # a period with more events than one query should read: every k-th, scaled
+    monkeypatch.setattr(console_store, "SCAN_CAP", 5000)
+    sampled = await live.live_view(svc, range_name="hour")
+    assert sampled.sample == 4
+    assert abs(sampled.totals["attempts"] - 20_000) <= 8
+    assert abs(sampled.totals["success"] - 4000) < 400
 
 
 async def test_account_search_by_login_id_email_and_ip(
@@ -564,3 +580,92 @@ def test_line_chart_is_plain_svg() -> None:
     assert nice_ceiling(1234) == 2000 and nice_ceiling(2.4) == 2.5
     with pytest.raises(ValueError, match="one value per start"):
         line_chart(series=[Series("a", "a", [1], "#000000")], starts=starts, title="", y_label="")
+
+
+# -- operators' lifecycle and the CLI ------------------------------------------------------------
+
+
+async def test_disabled_operator_is_signed_out_and_cannot_log_in(
+    svc: Services, clock: FixedClock
+) -> None:
+    async with operator_client(svc, clock, "temp", "analyst") as (c, secret):
+        assert (await c.get("/admin")).status_code == 200
+        assert await operators.disable_operator(svc, name="temp", by="cli:boss") == 1
+        assert (await c.get("/admin")).headers["location"] == "/admin/login"
+        clock.advance(30)
+        assert (await console_login(c, clock, secret, name="temp")).status_code == 401
+    assert [e.action for e in await audit(svc)][-2:] == ["operator.disable", "operator.login"]
+    with pytest.raises(InputError):
+        await operators.create_operator(svc, name="x", password=OP_PASSWORD, role="admin", by="t")
+    with pytest.raises(PasswordRejected):
+        await operators.create_operator(svc, name="weak", password="password", role="admin", by="t")
+    with pytest.raises(Conflict):
+        await operators.create_operator(
+            svc, name="TEMP", password=OP_PASSWORD, role="admin", by="t"
+        )
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mamori", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_admin_cli_creates_operators_and_tokens(tmp_path: Path, clock: FixedClock) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAMORI_")}
+    env.update(
+        {
+            "MAMORI_DATABASE_URL": url,
+            "MAMORI_SECRET_KEY": make_settings(url).secret_key,
+            "MAMORI_ARGON2_TIME_COST": "1",
+            "MAMORI_ARGON2_MEMORY_KIB": "8192",
+            "COLUMNS": "200",
+        }
+    )
+    assert run_cli(env, "migrate").returncode == 0
+    r = run_cli(env, "admin", "create", "Root", "--password-stdin", stdin=OP_PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    secret = re.search(r"TOTP secret: ([A-Z2-7]{32})\n", r.stdout)
+    assert secret and "otpauth://totp/Mamori%20console:root?secret=" in r.stdout
+    r = run_cli(env, "admin", "create", "viewer", "--role", "nobody", "--password-stdin",
+                stdin=OP_PASSWORD + "\n")  # fmt: skip
+    assert r.returncode == 1 and "invalid_role" in r.stderr
+    r = run_cli(env, "admin", "create", "root", "--password-stdin", stdin=OP_PASSWORD + "\n")
+    assert r.returncode == 1 and "operator_exists" in r.stderr
+    r = run_cli(env, "admin", "token", "create", "ci", "--scopes", "read,write")
+    assert r.returncode == 0, r.stderr
+    found = re.search(r"^token: (mmr_[A-Za-z0-9_-]{43})$", r.stdout, re.M)
+    assert found
+    token = found.group(1)
+    r = run_cli(env, "admin", "token", "create", "bad", "--scopes", "admin")
+    assert r.returncode == 1 and "invalid_scopes" in r.stderr
+    listed = run_cli(env, "admin", "token", "list")
+    assert "ci" in listed.stdout and "read,write" in listed.stdout and token not in listed.stdout
+
+    svc = make_services(url, clock=clock)
+    try:
+        async with client_for(svc) as web:
+            auth = {"authorization": f"Bearer {token}"}
+            assert (await web.get("/api/v1/admin/bans", headers=auth)).status_code == 200
+            assert run_cli(env, "admin", "token", "revoke", "ci").returncode == 0
+            assert (await web.get("/api/v1/admin/bans", headers=auth)).status_code == 403
+            # the operator made by the CLI logs in to the console
+            page = await console_login(web, clock, secret.group(1))
+            assert page.status_code == 303
+        assert run_cli(env, "admin", "token", "revoke", "ci").returncode == 1  # already gone
+        assert run_cli(env, "admin", "disable", "root").returncode == 0
+        listed = run_cli(env, "admin", "list")
+        assert "root" in listed.stdout and "disabled" in listed.stdout
+        async with svc.store.begin() as tx:
+            actions = [(e.actor.split(":")[0], e.action) for e in await tx.audit.recent()]
+        assert ("cli", "operator.create") in actions and ("cli", "token.revoke") in actions
+        assert ("cli", "operator.disable") in actions
+    finally:
+        await svc.store.dispose()

@@ -32,6 +32,12 @@ def connect(workdir: Path, *, memory_limit: str, threads: int) -> duckdb.DuckDBP
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = true")  # query_progress() needs it
     con.execute("SET enable_progress_bar_print = false")
+    # the /24 of an IPv4 address; IPv6 rows carry their /64 in s6 (see _fill_ipv6_subnets)
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO sn(ip, s6) AS coalesce(s6, CASE WHEN ip = '' OR"
+        " ip = '0.0.0.0' OR NOT contains(ip, '.') THEN '' ELSE"
+        " left(ip, length(ip) - strpos(reverse(ip), '.')) || '.0/24' END)"
+    )
     return con
 
 
@@ -65,11 +71,16 @@ def run(
 def open_input(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """View ``raw_input``: the file as DuckDB streams it, every column as text."""
     path = str(source.path)
+    with source.path.open("rb") as f:
+        compression = "gzip" if f.read(2) == b"\x1f\x8b" else "none"
     if source.file_type == "csv":
-        raw = con.read_csv(path, header=True, all_varchar=True)
+        raw = con.read_csv(path, header=True, all_varchar=True, compression=compression)
     else:
         raw = con.read_json(
-            path, format="newline_delimited", columns=dict.fromkeys(source.columns, "VARCHAR")
+            path,
+            format="newline_delimited",
+            columns=dict.fromkeys(source.columns, "VARCHAR"),
+            compression=compression,
         )
     raw.create_view("raw_input", replace=True)
 
@@ -88,28 +99,36 @@ class Loaded:
 def load(
     con: duckdb.DuckDBPyConnection, source: Source, *, bucket_us: int, progress: Progress
 ) -> Loaded:
-    """Read the file into table ``ev`` (normalized rows, ``bucket`` = ts // bucket_us)."""
+    """Read the file into table ``logins`` and define view ``ev`` over it (the columns of
+    `mamori.analyze.formats.NORMALIZED`; ``bucket`` = ts // bucket_us)."""
     open_input(con, source)
     select = normalize_sql(source, relation="raw_input")
     progress.begin("reading")
-    run(
-        con,
-        f"CREATE OR REPLACE TABLE ev AS SELECT *, ts // {int(bucket_us)} AS bucket FROM ({select})",  # noqa: S608 - ours
-        progress=progress,
-    )
+    create = f"CREATE OR REPLACE TABLE logins AS SELECT *, ts // {int(bucket_us)} AS bucket"
+    run(con, f"{create} FROM ({select})", progress=progress)
     con.execute("DROP VIEW raw_input")
     progress.end()
     counts = con.execute(
-        "SELECT count(*), count(*) FILTER (NOT keep), count(*) FILTER (keep AND ts IS NULL) FROM ev"
+        "SELECT count(*), count(*) FILTER (NOT keep), count(*) FILTER (keep AND ts IS NULL)"
+        " FROM logins"
     ).fetchone()
     assert counts is not None
     read, skipped, bad = (int(x) for x in counts)
     if skipped or bad:
-        con.execute("DELETE FROM ev WHERE NOT keep OR ts IS NULL")
+        con.execute("DELETE FROM logins WHERE NOT keep OR ts IS NULL")
     _fill_ipv6_subnets(con)
+    con.execute(
+        """
+        CREATE OR REPLACE VIEW ev AS SELECT rowid AS rid, ts, bucket, login_id, ip,
+            sn(ip, s6) AS subnet, network, coalesce(rnet, network) AS rnet, country,
+            device_type, ua_h, browser_h, os_h, ua_fail, ok, fail, logged_in, unknown,
+            attack_ip, ato
+        FROM logins
+        """
+    )
     row = con.execute(
         "SELECT count(*), min(ts), max(ts), bool_or(attack_ip IS NOT NULL OR ato IS NOT NULL)"
-        " FROM ev"
+        " FROM logins"
     ).fetchone()
     assert row is not None
     return Loaded(
@@ -125,7 +144,8 @@ def load(
 
 def _fill_ipv6_subnets(con: duckdb.DuckDBPyConnection) -> None:
     """The /64 of each IPv6 address, by `mamori.netaddr.subnet_of` (the service's own rule)."""
-    ips = [str(r[0]) for r in con.execute("SELECT DISTINCT ip FROM ev WHERE subnet IS NULL").fetchall()]
+    found = con.execute("SELECT DISTINCT ip FROM logins WHERE contains(ip, ':')").fetchall()
+    ips = [str(r[0]) for r in found]
     if not ips:
         return
     subnets = []
@@ -139,5 +159,5 @@ def _fill_ipv6_subnets(con: duckdb.DuckDBPyConnection) -> None:
         " unnest(?::VARCHAR[]) AS subnet",
         [ips, subnets],
     )
-    con.execute("UPDATE ev SET subnet = v6.subnet FROM v6 WHERE ev.subnet IS NULL AND ev.ip = v6.ip")
+    con.execute("UPDATE logins SET s6 = v6.subnet FROM v6 WHERE logins.ip = v6.ip")
     con.execute("DROP TABLE v6")

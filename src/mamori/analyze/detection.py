@@ -149,16 +149,12 @@ def replay(
                 detections[w] = detection
                 for order in detection.blocks:
                     blocked.add((order.kind, order.value))
-                    orders.append(
-                        TimedOrder(at, w * bucket_us - bucket_us, at, "detector", order)
-                    )
+                    orders.append(TimedOrder(at, w * bucket_us - bucket_us, at, "detector", order))
             else:
                 window = _window(w, totals, policy, light.get(w, []), distinct[w])
             for order in source_orders(window, policy):
                 if (order.kind, order.value) not in blocked:
-                    orders.append(
-                        TimedOrder(at, w * bucket_us - bucket_us, at, "relative", order)
-                    )
+                    orders.append(TimedOrder(at, w * bucket_us - bucket_us, at, "relative", order))
     incidents, spans = _incidents(detections, policy, bucket_us=bucket_us)
     aggregate.set_attack_spans(con, spans)
     progress.advance(0.75)
@@ -172,9 +168,11 @@ def replay(
         ):
             wanted = "ip_failures" if run.rule == "failures" else "ip_many_login_ids"
             if order.reason == wanted:
-                window = policy.ip_fail_window if run.rule == "failures" else policy.ip_distinct_window
+                span = (
+                    policy.ip_fail_window if run.rule == "failures" else policy.ip_distinct_window
+                )
                 orders.append(
-                    TimedOrder(run.first, run.first - int(window * 1e6), run.last, "ip_rule", order)
+                    TimedOrder(run.first, run.first - int(span * 1e6), run.last, "ip_rule", order)
                 )
     progress.advance(0.9)
     locks: list[tuple[str, int]] = []

@@ -25,6 +25,7 @@ from mamori.analyze.detection import Incident, TimedOrder
 from mamori.analyze.progress import Progress
 
 __all__ = [
+    "Activity",
     "Affected",
     "Ban",
     "Coverage",
@@ -32,6 +33,8 @@ __all__ = [
     "affected_accounts",
     "bans_of",
     "flag_rows",
+    "incident_activity",
+    "incident_of",
     "label_scores",
 ]
 
@@ -93,33 +96,52 @@ class Coverage:
     successes: int  # password confirmed
 
 
+def incident_of(ban: Ban, incidents: Sequence[Incident], *, margin: int) -> int:
+    """The incident (1-based; 0 for none) during which the ban started: its evidence starts
+    within the incident's detector period, extended by ``margin`` µs each side."""
+    for number, incident in enumerate(incidents, 1):
+        if incident.start - margin <= ban.lo <= incident.end + margin:
+            return number
+    return 0
+
+
 def flag_rows(
-    con: duckdb.DuckDBPyConnection, bans: Sequence[Ban], *, progress: Progress
+    con: duckdb.DuckDBPyConnection,
+    bans: Sequence[Ban],
+    *,
+    incidents: Sequence[int],
+    progress: Progress,
 ) -> list[Coverage]:
-    """Temp table ``flagged`` (rid): the rows some ban covers. Returns what each ban covers."""
+    """Temp table ``flagged`` (rid, inc): the rows some ban covers, with the incident of the
+    first such ban that belongs to one (0: none); ``incidents[i]`` is ban i's incident.
+    Returns what each ban covers."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE bans AS SELECT unnest(?::VARCHAR[]) AS kind,"
         " unnest(?::VARCHAR[]) AS value, unnest(?::BIGINT[]) AS lo, unnest(?::BIGINT[]) AS hi,"
-        " unnest(?::BIGINT[]) AS i",
+        " unnest(?::BIGINT[]) AS i, unnest(?::BIGINT[]) AS inc",
         [
             [b.kind for b in bans],
             [b.value for b in bans],
             [b.lo for b in bans],
             [b.hi for b in bans],
             list(range(len(bans))),
+            list(incidents),
         ],
     )
     parts = [
-        f"SELECT ev.rowid AS rid, b.i, ev.fail, ev.ok FROM ev JOIN bans b ON b.kind = '{kind}'"
+        f"SELECT ev.rid, b.i, b.inc, ev.fail, ev.ok FROM ev JOIN bans b ON b.kind = '{kind}'"  # noqa: S608 - ours
         f" AND ev.{column} = b.value AND ev.ts >= b.lo AND ev.ts < b.hi"
         for kind, column in _COLUMN.items()
     ]
     run(
         con,
-        f"CREATE OR REPLACE TEMP TABLE covered AS {' UNION ALL '.join(parts)}",  # noqa: S608 - ours
+        f"CREATE OR REPLACE TEMP TABLE covered AS {' UNION ALL '.join(parts)}",
         progress=progress,
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE flagged AS SELECT DISTINCT rid FROM covered")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE flagged AS SELECT rid,"
+        " coalesce(min(inc) FILTER (inc > 0), 0) AS inc FROM covered GROUP BY rid"
+    )
     per = {
         int(i): Coverage(int(a), int(f), int(s))
         for i, a, f, s in con.execute(
@@ -160,7 +182,7 @@ def label_scores(con: duckdb.DuckDBPyConnection, *, high_risk: Sequence[int]) ->
         WITH r AS (
             SELECT ev.ip, ev.login_id, ev.ok, ev.attack_ip, ev.ato,
                 f.rid IS NOT NULL AS flagged, k.rid IS NOT NULL AS risky
-            FROM ev LEFT JOIN flagged f ON f.rid = ev.rowid LEFT JOIN risky k ON k.rid = ev.rowid
+            FROM ev LEFT JOIN flagged f ON f.rid = ev.rid LEFT JOIN risky k ON k.rid = ev.rid
             WHERE f.rid IS NOT NULL OR k.rid IS NOT NULL OR ev.attack_ip OR ev.ato
         ), ips AS (
             SELECT bool_or(flagged) AS flagged, bool_or(attack_ip) AS attack FROM r
@@ -205,51 +227,102 @@ class Affected:
     confirmations: int
     logged_in: bool  # a session was created (not only confirmed: a challenged login)
     sources: tuple[str, ...]  # up to 3 source IPs
-    incident: int  # 1-based index into the incidents, 0 for none
+    incident: int  # the incident of the ban that flagged its first confirmation (0: none)
 
 
-def affected_accounts(
-    con: duckdb.DuckDBPyConnection, incidents: Sequence[Incident], *, margin: int
-) -> list[Affected]:
+def affected_accounts(con: duckdb.DuckDBPyConnection) -> list[Affected]:
     """Accounts whose password was confirmed (a successful or challenged login) from a flagged
-    source, with the country they usually log in from, as in LINE's table by country. Each is
-    given the incident whose period (extended by ``margin`` µs each side) holds its first
-    confirmation."""
+    source, with the country they usually log in from, as in LINE's table by country, and the
+    incident of their first confirmation."""
     rows = con.execute(
         """
         WITH hit AS (
-            SELECT ev.login_id, ev.ts, ev.ip, ev.logged_in FROM ev
-            JOIN flagged f ON f.rid = ev.rowid WHERE ev.ok
+            SELECT ev.login_id, ev.ts, ev.ip, ev.logged_in, f.inc FROM ev
+            JOIN flagged f ON f.rid = ev.rid WHERE ev.ok
         ), own AS (
             SELECT ev.login_id, ev.country, count(*) AS n FROM ev
             WHERE ev.ok AND ev.country <> '' AND ev.login_id IN (SELECT login_id FROM hit)
-              AND ev.rowid NOT IN (SELECT rid FROM flagged)
+              AND ev.rid NOT IN (SELECT rid FROM flagged)
             GROUP BY ALL
         ), home AS (
-            SELECT login_id, arg_max(country, (n, country)) AS country FROM own GROUP BY login_id
+            SELECT login_id, arg_max(country, n) AS country FROM own GROUP BY login_id
         )
         SELECT hit.login_id, coalesce(home.country, ''), min(hit.ts), count(*),
-            bool_or(hit.logged_in), list(DISTINCT hit.ip ORDER BY hit.ip)[1:3]
+            bool_or(hit.logged_in), list(DISTINCT hit.ip ORDER BY hit.ip)[1:3],
+            arg_min(hit.inc, hit.ts)
         FROM hit LEFT JOIN home USING (login_id)
         GROUP BY hit.login_id, home.country ORDER BY min(hit.ts), hit.login_id
         """
     ).fetchall()
-    out: list[Affected] = []
-    for login_id, country, first, n, logged_in, ips in rows:
-        incident = 0
-        for i, inc in enumerate(incidents, 1):
-            if inc.start - margin <= int(first) <= inc.end + margin:
-                incident = i
-                break
+    return [
+        Affected(
+            login_id=str(login_id),
+            country=str(country),
+            first=int(first),
+            confirmations=int(n),
+            logged_in=bool(logged_in),
+            sources=tuple(str(x) for x in ips),
+            incident=int(inc),
+        )
+        for login_id, country, first, n, logged_in, ips, inc in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the sources banned during one incident did (the rows their bans cover)."""
+
+    attempts: int
+    failures: int
+    confirmed: int
+    login_ids: int
+    ips: int
+    first: int  # µs
+    last: int
+    countries: tuple[tuple[str, int], ...]  # most failures first
+    user_agents: tuple[tuple[str, int], ...]  # most failures first
+
+
+def incident_activity(con: duckdb.DuckDBPyConnection, incidents: int) -> list[Activity]:
+    """One `Activity` per incident (1-based numbers 1..incidents)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE inc_rows AS SELECT f.inc, ev.ts, ev.login_id, ev.ip,"
+        " ev.fail, ev.ok, ev.country, ev.ua_fail FROM ev JOIN flagged f ON f.rid = ev.rid"
+        " WHERE f.inc > 0"
+    )
+    totals = {
+        int(r[0]): r[1:]
+        for r in con.execute(
+            "SELECT inc, count(*), count(*) FILTER (fail), count(*) FILTER (ok),"
+            " count(DISTINCT login_id), count(DISTINCT ip), min(ts), max(ts)"
+            " FROM inc_rows GROUP BY inc"
+        ).fetchall()
+    }
+    tops: dict[tuple[int, str], list[tuple[str, int]]] = {}
+    for column in ("country", "ua_fail"):
+        for inc, value, n in con.execute(
+            f"SELECT inc, {column}, count(*) FROM inc_rows WHERE fail GROUP BY inc, {column}"  # noqa: S608
+            f" QUALIFY row_number() OVER (PARTITION BY inc ORDER BY count(*) DESC, {column})"
+            " <= 5 ORDER BY inc, 3 DESC, 2"
+        ).fetchall():
+            tops.setdefault((int(inc), column), []).append((str(value), int(n)))
+    con.execute("DROP TABLE inc_rows")
+    out = []
+    for number in range(1, incidents + 1):
+        attempts, failures, confirmed, ids, ips, first, last = (
+            int(x or 0) for x in totals.get(number, (0, 0, 0, 0, 0, 0, 0))
+        )
         out.append(
-            Affected(
-                login_id=str(login_id),
-                country=str(country),
-                first=int(first),
-                confirmations=int(n),
-                logged_in=bool(logged_in),
-                sources=tuple(str(x) for x in ips),
-                incident=incident,
+            Activity(
+                attempts=attempts,
+                failures=failures,
+                confirmed=confirmed,
+                login_ids=ids,
+                ips=ips,
+                first=first,
+                last=last,
+                countries=tuple(tops.get((number, "country"), [])),
+                user_agents=tuple(tops.get((number, "ua_fail"), [])),
             )
         )
     return out

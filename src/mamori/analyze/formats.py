@@ -104,14 +104,17 @@ MAMORI_LABELS: Final = ("attack_ip", "account_takeover")
 LOGIN_TYPES: Final = ("login_success", "login_failure", "login_challenged")
 
 NORMALIZED: Final = """
+    rid         BIGINT   the row's number (DuckDB's rowid of the stored row)
     ts          BIGINT   microseconds since the epoch, UTC
+    bucket      BIGINT   ts // the detector's bucket length
     login_id    VARCHAR
     ip          VARCHAR
+    subnet      VARCHAR  the /24 (IPv4) or /64 (IPv6), "" when ip is no address
     network     VARCHAR  the detector's network source: AS name, else "AS<number>", else ""
     rnet        VARCHAR  the risk model's network level: "AS<number>", else the AS name
-    subnet      VARCHAR  the /24 (IPv4) or /64 (IPv6), "" when the address is not one
-    country, browser, os, device_type   VARCHAR (browser: family and major version)
-    ua_h        UBIGINT  hash of the user agent (the analysis only compares user agents)
+    country, device_type   VARCHAR
+    ua_h, browser_h, os_h  UBIGINT  hashes of the user agent, the browser (family and major
+                         version) and the OS: the analysis only compares them
     ua_fail     VARCHAR  the user agent's first 200 characters, on failures only (the report)
     ok          BOOLEAN  the password was right (login_success, login_challenged)
     fail        BOOLEAN  a failure for the detector (login_failure, login_challenged)
@@ -119,7 +122,6 @@ NORMALIZED: Final = """
     unknown     BOOLEAN  the login ID does not exist (mamori: reason unknown_login_id)
     attack_ip   BOOLEAN  label, NULL when the file has none
     ato         BOOLEAN  label, NULL when the file has none
-    bucket      BIGINT   ts // the detector's bucket length
 """
 
 
@@ -188,7 +190,8 @@ def sniff(path: Path, *, format: str = "auto") -> Source:
             code="analyze_format",
             field="format",
         )
-    return Source(path=path, format=format, file_type=file_type, columns=columns)  # type: ignore[arg-type]
+    fmt: Format = "rba" if format == "rba" else "mamori"
+    return Source(path=path, format=fmt, file_type=file_type, columns=columns)
 
 
 def _col(source: Source, name: str) -> str:
@@ -206,17 +209,8 @@ def _bool(source: Source, name: str) -> str:
     return f"TRY_CAST(trim({_col(source, name)}) AS BOOLEAN)"
 
 
-def _subnet(ip: str) -> str:
-    """The /24 of an IPv4 address in SQL; NULL for IPv6 (filled in afterwards), "" otherwise."""
-    return (
-        f"CASE WHEN contains({ip}, ':') THEN NULL "
-        f"WHEN {ip} = '' OR {ip} = '0.0.0.0' OR NOT contains({ip}, '.') THEN '' "
-        f"ELSE left({ip}, length({ip}) - strpos(reverse({ip}), '.')) || '.0/24' END"
-    )
-
-
 def _browser_label(text: str) -> str:
-    """"Chrome 79.0.3945.130" -> "Chrome 79" (family and major version, as the service keeps
+    """ "Chrome 79.0.3945.130" -> "Chrome 79" (family and major version, as the service keeps
     it): the last word cut at its first dot. String functions, not a regular expression: this
     runs on every row."""
     last = f"strpos(reverse({text}), ' ')"
@@ -226,26 +220,24 @@ def _browser_label(text: str) -> str:
     )
 
 
-def normalize_sql(source: Source, *, relation: str, ua_text: bool = False) -> str:
-    """SELECT turning the rows of ``relation`` (all columns VARCHAR) into the normalized rows,
-    plus ``keep`` (false for an event that is no login: the caller drops it), ``subnet`` (the
-    /24; NULL for IPv6: the caller fills it with `mamori.netaddr.subnet_of`), ``ua_h`` (a
-    64-bit hash of the user agent: all the analysis compares), ``ua_fail`` (the user agent's
-    first 200 characters on failures only, for the report) and, with ``ua_text``, ``ua``."""
+def normalize_sql(source: Source, *, relation: str, text: bool = False) -> str:
+    """SELECT turning the rows of ``relation`` (all columns VARCHAR) into stored rows (the
+    columns of `NORMALIZED` that are stored, see `mamori.analyze.db`), plus ``keep`` (false
+    for an event that is no login: the caller drops it). With ``text``, also ``ua``,
+    ``browser`` and ``os`` as text (for `export_sql`)."""
     if source.format == "rba":
         asn = f"TRY_CAST(trim({_col(source, 'ASN')}) AS BIGINT)"
-        network = f"coalesce('AS' || {asn}::VARCHAR, '')"
         ok = f"coalesce({_bool(source, 'Login Successful')}, false)"
         ua = _text(source, "User Agent String")
+        browser = _browser_label(_text(source, "Browser Name and Version"))
+        os = _text(source, "OS Name and Version")
         body = f"""
             epoch_us(TRY_CAST(trim({_col(source, "Login Timestamp")}) AS TIMESTAMP)) AS ts,
             {_text(source, "User ID")} AS login_id,
             {_text(source, "IP Address")} AS ip,
-            {network} AS network,
-            {network} AS rnet,
+            coalesce('AS' || {asn}::VARCHAR, '') AS network,
+            NULL::VARCHAR AS rnet,
             {_text(source, "Country")} AS country,
-            {_browser_label(_text(source, "Browser Name and Version"))} AS browser,
-            {_text(source, "OS Name and Version")} AS os,
             lower({_text(source, "Device Type")}) AS device_type,
             {ok} AS ok,
             NOT {ok} AS fail,
@@ -259,6 +251,8 @@ def normalize_sql(source: Source, *, relation: str, ua_text: bool = False) -> st
         as_name = _text(source, "as_name")
         kind = f"lower({_text(source, 'type')})"
         ua = _text(source, "user_agent")
+        browser = _text(source, "browser")
+        os = _text(source, "os")
         body = f"""
             epoch_us(TRY_CAST(trim({_col(source, "at")}) AS TIMESTAMPTZ)) AS ts,
             {_text(source, "login_id")} AS login_id,
@@ -266,8 +260,6 @@ def normalize_sql(source: Source, *, relation: str, ua_text: bool = False) -> st
             coalesce(nullif({as_name}, ''), 'AS' || {asn}::VARCHAR, '') AS network,
             coalesce('AS' || {asn}::VARCHAR, {as_name}) AS rnet,
             {_text(source, "country")} AS country,
-            {_text(source, "browser")} AS browser,
-            {_text(source, "os")} AS os,
             lower({_text(source, "device_type")}) AS device_type,
             {kind} IN ('login_success', 'login_challenged') AS ok,
             {kind} IN ('login_failure', 'login_challenged') AS fail,
@@ -277,32 +269,16 @@ def normalize_sql(source: Source, *, relation: str, ua_text: bool = False) -> st
             {_bool(source, "attack_ip")} AS attack_ip,
             {_bool(source, "account_takeover")} AS ato,
             {kind} IN {tuple(LOGIN_TYPES)!r} AS keep"""
-    text = ", ua_raw AS ua" if ua_text else ""
+    texts = ", ua_raw AS ua, browser_raw AS browser, os_raw AS os" if text else ""
     return f"""
-        SELECT {", ".join(_COLUMNS)}, {_subnet("ip")} AS subnet, hash(ua_raw) AS ua_h,
-            CASE WHEN fail THEN left(ua_raw, 200) END AS ua_fail {text}
-        FROM (SELECT {body}, {ua} AS ua_raw FROM {relation})
+        SELECT * EXCLUDE (ua_raw, browser_raw, os_raw), NULL::VARCHAR AS s6,
+            hash(ua_raw) AS ua_h, hash(browser_raw) AS browser_h, hash(os_raw) AS os_h,
+            CASE WHEN fail THEN left(ua_raw, 200) END AS ua_fail {texts}
+        FROM (
+            SELECT {body}, {ua} AS ua_raw, {browser} AS browser_raw, {os} AS os_raw
+            FROM {relation}
+        )
     """  # noqa: S608 - column names are our constants, quoted
-
-
-_COLUMNS: Final = (
-    "ts",
-    "login_id",
-    "ip",
-    "network",
-    "rnet",
-    "country",
-    "browser",
-    "os",
-    "device_type",
-    "ok",
-    "fail",
-    "logged_in",
-    "unknown",
-    "attack_ip",
-    "ato",
-    "keep",
-)
 
 
 def export_sql(source: Source, *, relation: str) -> str:
@@ -323,9 +299,12 @@ def export_sql(source: Source, *, relation: str) -> str:
             CASE WHEN unknown THEN 'unknown_login_id' WHEN NOT ok THEN 'wrong_password'
                  ELSE '' END AS reason,
             login_id, ip, ua AS user_agent, browser, os, device_type, country,
-            CASE WHEN rnet LIKE 'AS%' THEN TRY_CAST(substr(rnet, 3) AS BIGINT) END AS asn,
-            CASE WHEN network = rnet AND rnet LIKE 'AS%' AND TRY_CAST(substr(rnet, 3) AS BIGINT)
-                      IS NOT NULL THEN '' ELSE network END AS as_name
+            TRY_CAST(CASE WHEN r LIKE 'AS%' THEN substr(r, 3) END AS BIGINT) AS asn,
+            CASE WHEN network = r AND TRY_CAST(CASE WHEN r LIKE 'AS%' THEN substr(r, 3) END
+                      AS BIGINT) IS NOT NULL THEN '' ELSE network END AS as_name
             {labels}
-        FROM ({normalize_sql(source, relation=relation, ua_text=True)}) WHERE keep
+        FROM (
+            SELECT *, coalesce(rnet, network) AS r
+            FROM ({normalize_sql(source, relation=relation, text=True)})
+        ) WHERE keep
     """  # noqa: S608 - our own SQL

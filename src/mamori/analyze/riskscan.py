@@ -38,20 +38,21 @@ from mamori.risk.scoring import ScoringConfig, score_login
 
 __all__ = ["GROUPS", "SAMPLE", "RiskScan", "ScoredLogin", "scan"]
 
-SAMPLE: Final = 20_000
+SAMPLE: Final = 10_000
 GROUPS: Final = ("confirmed", "new_country", "sample")
 CONFIG: Final = ScoringConfig(use_device=False)
 
-# risk level -> column of ev (the user agent compared by its hash)
+# risk level -> column of ev (user agent, browser and OS compared by their hashes)
 LEVEL_COLUMNS: Final[tuple[tuple[Level, str], ...]] = (
     ("ip", "ip"),
     ("network", "rnet"),
     ("country", "country"),
-    ("ua", "ua_h::VARCHAR"),
-    ("browser", "browser"),
-    ("os", "os"),
+    ("ua", "ua_h"),
+    ("browser", "browser_h"),
+    ("os", "os_h"),
     ("device_type", "device_type"),
 )
+COARSE: Final = LEVEL_COLUMNS[1:]  # levels with few values: counted per (value, bucket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +78,29 @@ def _candidates(con: duckdb.DuckDBPyConnection, *, sample_every: int) -> None:
     """Temp table ``cand``: the logins to score, with their group and level values."""
     levels = ", ".join(f"ev.{col} AS {name}" for name, col in LEVEL_COLUMNS)
     con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE cand_ids AS
+        WITH pairs AS (
+            SELECT login_id, country, min(ts) AS ts, arg_min(rid, ts) AS rid
+            FROM ev WHERE ok GROUP BY login_id, country
+        ), firsts AS (
+            SELECT rid, ts > min(ts) OVER (PARTITION BY login_id) AS new FROM pairs
+        ), ids AS (
+            SELECT rid, 1 AS g FROM ev WHERE ok AND rid IN (SELECT rid FROM flagged)
+            UNION ALL SELECT rid, 2 FROM firsts WHERE new
+            UNION ALL SELECT rid, 3 FROM ev WHERE ok AND hash(rid, 'sample') % ? = 0
+        )
+        SELECT rid, min(g) AS g FROM ids GROUP BY rid
+        """,
+        [sample_every],
+    )
+    con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE cand AS
-        WITH first_login AS (
-            SELECT login_id, min(ts) AS ts FROM ev WHERE logged_in GROUP BY login_id
-        ), first_country AS (
-            SELECT login_id, country, min(ts) AS ts FROM ev WHERE logged_in GROUP BY ALL
-        ), rows AS (
-            SELECT ev.rowid AS rid, ev.ts, ev.bucket, ev.login_id, {levels},
-                ev.rowid IN (SELECT rid FROM flagged) AS confirmed,
-                fl.ts < ev.ts AND (fc.ts IS NULL OR fc.ts >= ev.ts) AS new_country,
-                hash(ev.rowid, 'sample') % ? = 0 AS sampled
-            FROM ev
-            LEFT JOIN first_login fl ON fl.login_id = ev.login_id
-            LEFT JOIN first_country fc
-                ON fc.login_id = ev.login_id AND fc.country = ev.country
-            WHERE ev.ok
-        )
-        SELECT * EXCLUDE (confirmed, new_country, sampled),
-            CASE WHEN confirmed THEN 'confirmed' WHEN new_country THEN 'new_country'
-                 ELSE 'sample' END AS grp
-        FROM rows WHERE confirmed OR new_country OR sampled
-        """,  # noqa: S608 - our own column list
-        [sample_every],
+        SELECT ev.rid, ev.ts, ev.bucket, ev.login_id, {levels},
+            ['confirmed', 'new_country', 'sample'][ids.g] AS grp
+        FROM ev JOIN cand_ids ids ON ids.rid = ev.rid
+        """  # noqa: S608 - our own column list
     )
 
 
@@ -116,7 +117,7 @@ def _user_counts(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE uc AS
         WITH h AS (
-            SELECT rowid AS rid, ts, login_id, {levels} FROM ev
+            SELECT rid, ts, login_id, {levels} FROM ev
             WHERE logged_in AND login_id IN (SELECT login_id FROM cand)
         )
         SELECT c.rid, count(h.rid) AS n, {counts}
@@ -129,50 +130,89 @@ def _user_counts(con: duckdb.DuckDBPyConnection) -> None:
 
 def _global_counts(con: duckdb.DuckDBPyConnection) -> None:
     """Temp tables ``gt`` (T, U per candidate bucket) and ``g_<level>`` (G and V per candidate):
-    the population's counts at the start of the candidate's bucket (prefix sums per bucket)."""
+    the population's counts at the start of the candidate's bucket (prefix sums per bucket).
+    One scan of the successful logins feeds every count (grouping sets)."""
+    sets = ", ".join(f"({col}, bucket)" for _, col in COARSE)
     con.execute(
-        """
+        f"""
+        CREATE OR REPLACE TEMP TABLE pop AS
+        SELECT grouping_id({", ".join(col for _, col in COARSE)}, ip, login_id) AS gid,
+            {", ".join(f"{col}::VARCHAR AS {name}" for name, col in COARSE)},
+            ip, login_id, bucket, count(*) AS n, min(bucket) AS first
+        FROM (SELECT * FROM ev WHERE logged_in)
+        GROUP BY GROUPING SETS ({sets}, (ip), (login_id), (bucket))
+        """  # noqa: S608 - our own column list
+    )
+    ids = {name: _gid(i) for i, (name, _) in enumerate(COARSE)}
+    n = len(COARSE)
+    ip_gid, user_gid, bucket_gid = _gid(n), _gid(n + 1), _gid_except(n)
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE gt AS
-        WITH per AS (
-            SELECT bucket, count(*) AS n FROM ev WHERE logged_in GROUP BY bucket
+        WITH steps AS (
+            SELECT bucket, sum(n) OVER (ORDER BY bucket) AS t FROM pop WHERE gid = {bucket_gid}
         ), users AS (
-            SELECT b AS bucket, count(*) AS n
-            FROM (SELECT min(bucket) AS b FROM ev WHERE logged_in GROUP BY login_id) GROUP BY b
-        ), steps AS (
-            SELECT bucket, sum(n) OVER (ORDER BY bucket) AS t FROM per
+            SELECT first AS bucket, count(*) AS n FROM pop WHERE gid = {user_gid} GROUP BY first
         ), usteps AS (
             SELECT bucket, sum(n) OVER (ORDER BY bucket) AS u FROM users
         ), cb AS (SELECT DISTINCT bucket FROM cand)
         SELECT cb.bucket, coalesce(s.t, 0) AS t, coalesce(us.u, 0) AS u
         FROM cb ASOF LEFT JOIN steps s ON cb.bucket > s.bucket
         ASOF LEFT JOIN usteps us ON cb.bucket > us.bucket
-        """
+        """  # noqa: S608 - our own numbers
     )
-    for name, col in LEVEL_COLUMNS:
-        # the ip level has a value per login: count only the candidates' addresses
-        only = "AND ip IN (SELECT ip FROM cand)" if name == "ip" else ""
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE g_{name} AS
-            WITH per AS (
-                SELECT {col} AS v, bucket, count(*) AS n FROM ev WHERE logged_in {only}
-                GROUP BY ALL
-            ), cum AS (
-                SELECT v, bucket, sum(n) OVER (PARTITION BY v ORDER BY bucket) AS g FROM per
-            ), firsts AS (
-                SELECT b AS bucket, count(*) AS n FROM (
-                    SELECT min(bucket) AS b FROM ev WHERE logged_in GROUP BY {col}
-                ) GROUP BY b
-            ), vsteps AS (
-                SELECT bucket, sum(n) OVER (ORDER BY bucket) AS v FROM firsts
-            ), cv AS (
-                SELECT c.rid, c.bucket, c.{name} AS v FROM cand c
-            )
-            SELECT cv.rid, coalesce(cum.g, 0) AS g, coalesce(vs.v, 0) AS vd
-            FROM cv ASOF LEFT JOIN cum ON cv.v = cum.v AND cv.bucket > cum.bucket
-            ASOF LEFT JOIN vsteps vs ON cv.bucket > vs.bucket
-            """  # noqa: S608 - our own column names
+    for name, _ in COARSE:
+        _level_counts(
+            con,
+            name,
+            per=f"SELECT {name} AS v, bucket, n FROM pop WHERE gid = {ids[name]}",  # noqa: S608
+            firsts="SELECT v, min(bucket) AS first FROM ({per}) GROUP BY v",
+            value=f"c.{name}::VARCHAR",
         )
+    _level_counts(
+        con,
+        "ip",
+        per=(
+            "SELECT ip AS v, bucket, count(*) AS n FROM ev"
+            " WHERE logged_in AND ip IN (SELECT ip FROM cand) GROUP BY ALL"
+        ),
+        firsts=f"SELECT ip AS v, first FROM pop WHERE gid = {ip_gid}",  # noqa: S608 - ours
+        value="c.ip",
+    )
+    con.execute("DROP TABLE pop")
+
+
+def _gid(i: int) -> int:
+    """grouping_id of the set that groups by the i-th column of the grouping_id call only
+    (and bucket, which is not in the call): every other bit is set."""
+    total = len(COARSE) + 2
+    return ((1 << total) - 1) & ~(1 << (total - 1 - i))
+
+
+def _gid_except(_n: int) -> int:
+    """grouping_id of the (bucket) set: none of the listed columns is grouped."""
+    return (1 << (len(COARSE) + 2)) - 1
+
+
+def _level_counts(
+    con: duckdb.DuckDBPyConnection, name: str, *, per: str, firsts: str, value: str
+) -> None:
+    """Temp table ``g_<name>``: per candidate, G (logins with its value) and V (distinct
+    values), both before the candidate's bucket."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE g_{name} AS
+        WITH per AS ({per}), cum AS (
+            SELECT v, bucket, sum(n) OVER (PARTITION BY v ORDER BY bucket) AS g FROM per
+        ), firsts AS ({firsts.format(per="SELECT * FROM per")}), vsteps AS (
+            SELECT first AS bucket, sum(count(*)) OVER (ORDER BY first) AS v
+            FROM firsts GROUP BY first
+        ), cv AS (SELECT c.rid, c.bucket, {value} AS v FROM cand c)
+        SELECT cv.rid, coalesce(cum.g, 0) AS g, coalesce(vs.v, 0) AS vd
+        FROM cv ASOF LEFT JOIN cum ON cv.v = cum.v AND cv.bucket > cum.bucket
+        ASOF LEFT JOIN vsteps vs ON cv.bucket > vs.bucket
+        """  # noqa: S608 - our own SQL
+    )
 
 
 def scan(

@@ -12,13 +12,13 @@ from pathlib import Path
 import duckdb
 
 from mamori.analyze import db, flags, riskscan
-from mamori.analyze.detection import Incident, Outcome, replay
+from mamori.analyze.detection import Outcome, replay
 from mamori.analyze.formats import Source, export_sql, sniff
 from mamori.analyze.progress import NullProgress, Progress
 from mamori.defense.policy import DefensePolicy
 from mamori.risk.policy import RiskPolicy
 
-__all__ = ["Analysis", "IncidentStats", "Options", "Totals", "analyze", "export"]
+__all__ = ["Analysis", "Options", "Totals", "analyze", "export"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +42,6 @@ class Totals:
     ips: int
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentStats:
-    attempts: int
-    failures: int
-    confirmed: int
-    login_ids: int  # distinct login IDs tried
-    flagged: int  # flagged rows in the period
-    countries: tuple[tuple[str, int], ...]  # top countries of the failures
-    user_agents: tuple[tuple[str, int], ...]  # top user agents of the failures
-
-
 @dataclass(slots=True)
 class Analysis:
     source: Source
@@ -63,7 +52,8 @@ class Analysis:
     bans: list[flags.Ban]
     coverage: list[flags.Coverage]
     flagged: int
-    incident_stats: list[IncidentStats]
+    ban_incidents: list[int]  # per ban, its incident (1-based; 0: none)
+    activity: list[flags.Activity]  # per incident
     affected: list[flags.Affected]
     risk: riskscan.RiskScan | None
     scores: list[flags.Score]  # empty when the file has no labels
@@ -83,7 +73,9 @@ class Analysis:
                 continue
             confirmed[a.country] += 1
             logged[a.country] += a.logged_in
-        return [(c, n, logged[c]) for c, n in sorted(confirmed.items(), key=lambda x: (-x[1], x[0]))]
+        return [
+            (c, n, logged[c]) for c, n in sorted(confirmed.items(), key=lambda x: (-x[1], x[0]))
+        ]
 
 
 def _threads(requested: int) -> int:
@@ -130,12 +122,13 @@ def _analyze(
     lap("detect")
     progress.begin("flagging")
     bans = flags.bans_of(outcome.orders)
-    coverage = flags.flag_rows(con, bans, progress=progress)
+    margin = int(policy.under_attack * 1e6)
+    ban_incidents = [flags.incident_of(b, outcome.incidents, margin=margin) for b in bans]
+    coverage = flags.flag_rows(con, bans, incidents=ban_incidents, progress=progress)
     row = con.execute("SELECT count(*) FROM flagged").fetchone()
     flagged = int(row[0]) if row else 0
-    margin = int(policy.under_attack * 1e6)
-    affected = flags.affected_accounts(con, outcome.incidents, margin=margin)
-    stats = [_incident_stats(con, inc) for inc in outcome.incidents]
+    affected = flags.affected_accounts(con)
+    activity = flags.incident_activity(con, len(outcome.incidents))
     progress.end()
     lap("flag")
     risk = riskscan.scan(con, options.risk_policy, progress=progress) if options.risk else None
@@ -154,7 +147,8 @@ def _analyze(
         bans=bans,
         coverage=coverage,
         flagged=flagged,
-        incident_stats=stats,
+        ban_incidents=ban_incidents,
+        activity=activity,
         affected=affected,
         risk=risk,
         scores=scores,
@@ -170,36 +164,6 @@ def _totals(con: duckdb.DuckDBPyConnection) -> Totals:
     ).fetchone()
     assert row is not None
     return Totals(*(int(x) for x in row))
-
-
-def _incident_stats(con: duckdb.DuckDBPyConnection, inc: Incident) -> IncidentStats:
-    params = [inc.start, inc.end]
-    row = con.execute(
-        "SELECT count(*), count(*) FILTER (fail), count(*) FILTER (ok),"
-        " count(DISTINCT login_id), count(*) FILTER (rowid IN (SELECT rid FROM flagged))"
-        " FROM ev WHERE ts >= ? AND ts < ?",
-        params,
-    ).fetchone()
-    assert row is not None
-    countries = con.execute(
-        "SELECT country, count(*) FROM ev WHERE fail AND ts >= ? AND ts < ?"
-        " GROUP BY country ORDER BY 2 DESC, 1 LIMIT 5",
-        params,
-    ).fetchall()
-    agents = con.execute(
-        "SELECT ua_fail, count(*) FROM ev WHERE fail AND ts >= ? AND ts < ?"
-        " GROUP BY ua_fail ORDER BY 2 DESC, 1 LIMIT 3",
-        params,
-    ).fetchall()
-    return IncidentStats(
-        attempts=int(row[0]),
-        failures=int(row[1]),
-        confirmed=int(row[2]),
-        login_ids=int(row[3]),
-        flagged=int(row[4]),
-        countries=tuple((str(c), int(n)) for c, n in countries),
-        user_agents=tuple((str(u), int(n)) for u, n in agents),
-    )
 
 
 def export(path: Path, target: Path, *, format: str = "auto", memory_limit: str = "512MB") -> int:

@@ -25,7 +25,6 @@ account takeover, labelled ``Is Account Takeover`` = True):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,7 +215,6 @@ class Plan:
         return legit, stuffing, distributed, self.takeovers
 
 
-
 @dataclass(frozen=True, slots=True)
 class Truth:
     """What was planted, for tests and the benchmark to compare the analysis with."""
@@ -230,6 +228,8 @@ class Truth:
     attack_rows: int  # rows labelled Is Attack IP
     takeover_rows: int  # rows labelled Is Account Takeover
     takeover_ids: tuple[str, ...]  # the accounts taken over (User ID), sorted
+    stuffing_hits: tuple[str, ...]  # of them, those the concentrated stuffing got into
+    targeted_ids: tuple[str, ...]  # of them, the targeted ones
 
 
 def _sql_list(values: list[str] | list[int]) -> str:
@@ -350,7 +350,8 @@ def _generate(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
                 $n_home + (j % 6) % 3 AS k,
                 200 + j % 6 AS c, 1 + j // 6 AS h,
                 stuffing_agent(i) AS ag,
-                real AND rnd(i, 'hit') < $hit AS ok, true AS atk, real AND rnd(i, 'hit') < $hit AS ato,
+                real AND rnd(i, 'hit') < $hit AS ok, true AS atk,
+                real AND rnd(i, 'hit') < $hit AS ato,
                 1 AS cat
             FROM stuffing
         ), distributed_rows AS (
@@ -358,7 +359,8 @@ def _generate(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
                 CASE WHEN rnd(i, 'dreal') < 0.7 THEN uid(floor($users * rnd(i, 'dvictim'))::BIGINT)
                      ELSE -((hash(i, 'dfake', 0) % 9223372036854775807)::BIGINT) END AS uid,
                 any_home(i // 2, 'dnet') AS k,
-                (hash(i // 2, 'dc', 0) % 256)::INT AS c, (1 + hash(i // 2, 'dh', 0) % 254)::INT AS h,
+                (hash(i // 2, 'dc', 0) % 256)::INT AS c,
+                (1 + hash(i // 2, 'dh', 0) % 254)::INT AS h,
                 device(i, 'dag') AS ag,
                 rnd(i, 'dreal') < 0.7 AND rnd(i, 'dhit') < $hit AS ok, true AS atk,
                 rnd(i, 'dreal') < 0.7 AND rnd(i, 'dhit') < $hit AS ato, 2 AS cat
@@ -419,6 +421,8 @@ def _truth(con: duckdb.DuckDBPyConnection, plan: Plan) -> Truth:
     legit, stuffing, distributed, targeted = plan.counts()
     ips = con.execute("SELECT DISTINCT ip FROM gen WHERE cat = 1 ORDER BY ip").fetchall()
     ids = con.execute("SELECT DISTINCT uid FROM gen WHERE ato ORDER BY uid").fetchall()
+    hits = con.execute("SELECT DISTINCT uid FROM gen WHERE ato AND cat = 1").fetchall()
+    targeted_ids = con.execute("SELECT DISTINCT uid FROM gen WHERE cat = 3").fetchall()
     row = con.execute("SELECT count(*) FILTER (atk), count(*) FILTER (ato) FROM gen").fetchone()
     assert row is not None
     return Truth(
@@ -431,4 +435,6 @@ def _truth(con: duckdb.DuckDBPyConnection, plan: Plan) -> Truth:
         attack_rows=int(row[0]),
         takeover_rows=int(row[1]),
         takeover_ids=tuple(sorted(str(r[0]) for r in ids)),
+        stuffing_hits=tuple(sorted(str(r[0]) for r in hits)),
+        targeted_ids=tuple(sorted(str(r[0]) for r in targeted_ids)),
     )

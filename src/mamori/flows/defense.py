@@ -394,17 +394,6 @@ class Defender:
             )
         return ban
 
-    async def _event(self, type: str, *, result: str, reason: str, details: dict[str, Any]) -> None:
-        async with self.store.begin() as tx:
-            await tx.events.add(
-                at=self.clock.now(),
-                type=type,
-                client=_SYSTEM,
-                result=result,
-                reason=reason,
-                details=details,
-            )
-
     # ---- the detector --------------------------------------------------------------------
 
     async def _attack_started(self, detection: Detection, *, now: float) -> None:

@@ -63,6 +63,14 @@ class AccountRecord:
     audit: list[AuditEntry]
 
 
+async def find(svc: Services, account_id: int) -> Account:
+    async with svc.store.begin() as tx:
+        account = await tx.accounts.get(account_id)
+    if account is None:
+        raise NotFound("account", str(account_id))
+    return account
+
+
 async def account_record(svc: Services, account_id: int) -> AccountRecord:
     now = svc.clock.now()
     async with svc.store.begin() as tx:

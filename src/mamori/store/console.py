@@ -54,7 +54,7 @@ CLASSES = ("success", "failure", "challenge", "block")
 DIMENSIONS = ("ip", "subnet", "as_name", "country", "login_id")
 ID_MARGIN = 1000
 SCAN_CAP = 200_000
-TOP_SAMPLE = 20_000
+TOP_SAMPLE = 10_000
 
 _e = t.security_events.c
 
@@ -153,7 +153,10 @@ class ConsoleQueries:
         last = (await self.conn.execute(select(func.max(_e.id)))).scalar_one()
         sample = max(1, math.ceil((int(last) - first + 1) / SCAN_CAP))
         key = _group_key(self.conn.dialect.name, group_seconds).label("g")
-        blocked = or_(_e.type == "request_blocked", _e.reason.in_(BLOCK_REASONS))
+        blocked = or_(
+            _e.type == "request_blocked",
+            and_(_e.type == "login_failure", _e.reason.in_(BLOCK_REASONS)),
+        )
         conditions = [_e.id >= first, _e.at >= since, _e.at < until, _e.type.in_(LOGIN_TYPES)]
         if sample > 1:
             conditions.append(_e.id % sample == 0)
@@ -226,8 +229,8 @@ class ConsoleQueries:
         total = 0
         for d, v, f, a in await self.conn.execute(union_all(*parts)):
             if d:
-                value = f"{v}0/24" if d == "subnet" else str(v)
-                lists[str(d)].append(TopRow(value, int(f or 0), int(a)))
+                text = f"{v}0/24" if d == "subnet" else str(v)
+                lists[str(d)].append(TopRow(text, int(f or 0), int(a)))
             else:
                 total = int(a)
         lists["subnet"] = _merge_subnets(lists["subnet"], lists.pop("ip6"), limit)

@@ -237,8 +237,7 @@ async def account_action(request: Request, account_id: AccountId, action: str) -
         operators.require_recent_reauth(svc, auth)
     else:
         operators.require_admin(auth)
-    record = await lookup.account_record(svc, account_id)
-    login_id = record.account.login_id
+    login_id = (await lookup.find(svc, account_id)).login_id
     reason = field(form, "reason", 255).strip()
     client, by = client_of(request), auth.actor
     if action == "unlock":

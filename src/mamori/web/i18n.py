@@ -694,6 +694,14 @@ _T: dict[str, tuple[str, str]] = {
     "adm_series_challenge": ("追加認証", "Challenges"),
     "adm_series_block": ("ブロック", "Blocks"),
     "adm_failure_ratio_now": ("現在の失敗率", "Failure ratio now"),
+    "adm_sampled": (
+        "イベントが多いため1/{k}を抽出した推定値です。",
+        "Events are many: estimates from 1 in {k}.",
+    ),
+    "adm_top_note": (
+        "上位の一覧は、期間中の最新のログインイベント{n}件から集計しています。",
+        "The top lists count the latest {n} login events of the period.",
+    ),
     "adm_baseline": ("平常時", "baseline"),
     "adm_period_failure_ratio": ("期間中の失敗率", "Failure ratio over the period"),
     "adm_under_attack": (
