@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from mamori.analyze import aggregate, db, detection, report, riskscan
@@ -128,15 +129,14 @@ def test_planted_stuffing_is_detected_and_its_sources_banned(
     innocent = {
         ip
         for ip in flagged_ips - set(truth.stuffing_ips)
-        if not any(b.kind == "network" and ip.startswith(("3.112.", "167.99.", "185.220."))
-                   for b in a.bans)
+        if not any(
+            b.kind == "network" and ip.startswith(("3.112.", "167.99.", "185.220.")) for b in a.bans
+        )
     }
     assert not innocent
     scores = {s.name: s for s in a.scores}
     # only the stuffing is labelled "Is Attack IP" in this plan
-    assert scores["attack IPs"] == Score(
-        "attack IPs", 20, len(flagged_ips) - 20, 0
-    )
+    assert scores["attack IPs"] == Score("attack IPs", 20, len(flagged_ips) - 20, 0)
     labelled = [r["Is Attack IP"] == "True" for r in rows]
     assert scores["attack rows"] == Score(
         "attack rows",
@@ -184,9 +184,7 @@ def test_targeted_takeovers_are_scored_as_logins_from_a_new_country(
     targeted = {s.rid: s for s in new_country if "new_country" in s.reasons}
     assert len(targeted) >= len(truth.targeted_ids) - 1  # a victim may have had no history
     assert all(s.level in ("medium", "high") for s in targeted.values())
-    assert sum(risk.counts["confirmed"].values()) == sum(
-        x.confirmations for x in analysis.affected
-    )
+    assert sum(risk.counts["confirmed"].values()) == sum(x.confirmations for x in analysis.affected)
 
 
 def test_report_has_precision_recall_and_the_table_by_country(
@@ -267,20 +265,20 @@ def test_events_of_our_format(tmp_path: Path) -> None:
     """Non-login events are skipped; unknown login IDs and challenged logins are counted as
     the service counts them."""
     path = tmp_path / "events.csv"
-    rows = [
-        ["at", "type", "result", "reason", "login_id", "ip", "user_agent", "browser", "os"]
-        + ["device_type", "country", "asn", "as_name"],
-        ["2026-03-01T00:00:00Z", "login_success", "ok", "", "alice", "192.0.2.1", "UA"]
-        + ["Chrome 131", "Windows 10", "desktop", "JP", "2516", "KDDI"],
-        ["2026-03-01T09:00:01+09:00", "login_failure", "fail", "unknown_login_id", "nobody"]
-        + ["2001:db8:1:2::5", "UA", "Chrome 131", "Windows 10", "desktop", "JP", "", ""],
-        ["2026-03-01T00:00:02Z", "login_challenged", "challenge", "new_device", "alice"]
-        + ["198.51.100.7", "UA2", "Firefox 120", "Linux", "desktop", "US", "", "Hoster"],
-        ["2026-03-01T00:00:03Z", "notice_sent", "ok", "", "alice", "", "", "", ""]
-        + ["", "", "", ""],
-        ["not a time", "login_success", "ok", "", "bob", "192.0.2.2", "UA", "", "", "", ""]
-        + ["", ""],
+    header = (
+        "at,type,result,reason,login_id,ip,user_agent,browser,os,device_type,country,asn,as_name"
+    )
+    lines = [
+        "2026-03-01T00:00:00Z,login_success,ok,,alice,192.0.2.1,UA,Chrome 131,Windows 10,"
+        "desktop,JP,2516,KDDI",
+        "2026-03-01T09:00:01+09:00,login_failure,fail,unknown_login_id,nobody,2001:db8:1:2::5,"
+        "UA,Chrome 131,Windows 10,desktop,JP,,",
+        "2026-03-01T00:00:02Z,login_challenged,challenge,new_device,alice,198.51.100.7,UA2,"
+        "Firefox 120,Linux,desktop,US,,Hoster",
+        "2026-03-01T00:00:03Z,notice_sent,ok,,alice,,,,,,,,",
+        "not a time,login_success,ok,,bob,192.0.2.2,UA,,,,,,",
     ]
+    rows = list(csv.reader([header, *lines]))
     with path.open("w", newline="") as f:
         csv.writer(f).writerows(rows)
     source = sniff(path)
@@ -293,11 +291,11 @@ def test_events_of_our_format(tmp_path: Path) -> None:
         " ORDER BY ts"
     ).fetchall()
     start = 1772323200000000  # 2026-03-01T00:00:00Z
+    no = (False, False)
     assert got == [
         ("alice", start, "192.0.2.0/24", "KDDI", "AS2516", True, False, True, False),
         ("nobody", start + 1_000_000, "2001:db8:1:2::/64", "", "", False, True, False, True),
-        ("alice", start + 2_000_000, "198.51.100.0/24", "Hoster", "Hoster", True, True, False)
-        + (False,),
+        ("alice", start + 2_000_000, "198.51.100.0/24", "Hoster", "Hoster", True, True, *no),
     ]
     con.close()
 
@@ -319,14 +317,14 @@ def test_files_that_are_not_login_logs(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def loaded(planted: tuple[Path, Truth], tmp_path: Path) -> Iterator[db.duckdb.DuckDBPyConnection]:
+def loaded(planted: tuple[Path, Truth], tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = db.connect(tmp_path, memory_limit="256MB", threads=2)
     db.load(con, sniff(planted[0]), bucket_us=60_000_000, progress=NullProgress())
     yield con
     con.close()
 
 
-def test_replay_equals_the_detector_on_every_window(loaded: db.duckdb.DuckDBPyConnection) -> None:
+def test_replay_equals_the_detector_on_every_window(loaded: duckdb.DuckDBPyConnection) -> None:
     """Skipping quiet windows and reading only the sources the attack decision needs gives what
     `detect` and `source_orders` say when asked about every window with every source."""
     con = loaded
@@ -415,8 +413,10 @@ def test_cli_end_to_end(planted: tuple[Path, Truth], tmp_path: Path) -> None:
     out = tmp_path / "report.md"
     ours = tmp_path / "ours.jsonl"
     r = subprocess.run(
-        [sys.executable, "-m", "mamori", "analyze", str(planted[0]), "--out", str(out)]
-        + ["--bucket-seconds", "60", "--export", str(ours)],
+        [
+            *(sys.executable, "-m", "mamori", "analyze", str(planted[0]), "--out", str(out)),
+            *("--bucket-seconds", "60", "--export", str(ours)),
+        ],
         capture_output=True,
         text=True,
         env=env,

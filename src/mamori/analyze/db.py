@@ -72,15 +72,17 @@ def open_input(con: duckdb.DuckDBPyConnection, source: Source) -> None:
     """View ``raw_input``: the file as DuckDB streams it, every column as text."""
     path = str(source.path)
     with source.path.open("rb") as f:
-        compression = "gzip" if f.read(2) == b"\x1f\x8b" else "none"
+        gzipped = f.read(2) == b"\x1f\x8b"
     if source.file_type == "csv":
-        raw = con.read_csv(path, header=True, all_varchar=True, compression=compression)
+        raw = con.read_csv(
+            path, header=True, all_varchar=True, compression="gzip" if gzipped else "none"
+        )
     else:
         raw = con.read_json(
             path,
             format="newline_delimited",
             columns=dict.fromkeys(source.columns, "VARCHAR"),
-            compression=compression,
+            compression="gzip" if gzipped else "none",
         )
     raw.create_view("raw_input", replace=True)
 
