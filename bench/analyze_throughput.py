@@ -9,7 +9,9 @@ Goal (issue 6): at least 200,000 rows/s and under 1 GiB peak memory on 5,000,000
    logins of rows/12 accounts, with 4% concentrated credential stuffing from 300 addresses,
    1% distributed stuffing from residential addresses and 30 targeted takeovers (see the
    module). It goes to a temporary folder (``--keep DIR`` to keep it there); generating is timed
-   but is not part of the figures.
+   but is not part of the figures. It runs in a child process of its own: Linux counts the
+   memory a process had when it forked into its child's peak RSS, so this process stays small
+   (it never imports DuckDB) for the analysis child's figure to be its own.
 2. **Analyze** it with ``python -m mamori analyze FILE --out DIR/report.md`` in a child process,
    ``--runs`` times. Figures per run: wall time of the child (interpreter start, imports and
    report included) and rows/s over it, the rows/s the command prints itself (the analysis
@@ -36,7 +38,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import busy_cores, machine_cpu_times, machine_info
-from mamori.analyze.synthetic import Plan, write_rba
 
 GOAL_ROWS_PER_SECOND = 200_000
 GOAL_PEAK_BYTES = 1 << 30
@@ -97,6 +98,28 @@ def _precision_recall(report: Path) -> str:
     return text[start:end].strip()
 
 
+def _generate(path: Path, rows: int, seed: int) -> dict[str, Any]:
+    """Write the file in a child process; returns what was planted and the seconds it took."""
+    code = (
+        "import json, sys, time\n"
+        "from pathlib import Path\n"
+        "from mamori.analyze.synthetic import Plan, write_rba\n"
+        "start = time.perf_counter()\n"
+        "t = write_rba(Path(sys.argv[1]), Plan(rows=int(sys.argv[2]), seed=int(sys.argv[3])))\n"
+        "print(json.dumps({'seconds': time.perf_counter() - start, 'stuffing': t.stuffing,"
+        " 'stuffing_ips': len(t.stuffing_ips), 'distributed': t.distributed,"
+        " 'targeted': t.targeted}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(rows), str(seed)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -112,15 +135,13 @@ def main() -> None:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"rba-{args.rows}.csv"
-        plan = Plan(rows=args.rows, seed=args.seed)
-        start = time.perf_counter()
-        truth = write_rba(path, plan)
-        generated = time.perf_counter() - start
+        truth = _generate(path, args.rows, args.seed)
+        generated = float(truth["seconds"])
         size = path.stat().st_size
         print(
             f"generated {args.rows:,} rows ({size / 2**20:,.0f} MiB) in {generated:.1f} s: "
-            f"{truth.stuffing:,} concentrated stuffing from {len(truth.stuffing_ips)} IPs, "
-            f"{truth.distributed:,} distributed, {truth.targeted} targeted takeovers",
+            f"{truth['stuffing']:,} concentrated stuffing from {truth['stuffing_ips']} IPs, "
+            f"{truth['distributed']:,} distributed, {truth['targeted']} targeted takeovers",
             flush=True,
         )
         runs = []

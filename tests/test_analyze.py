@@ -333,7 +333,7 @@ def test_replay_equals_the_detector_on_every_window(loaded: duckdb.DuckDBPyConne
     outcome = detection.replay(con, policy, bucket_us=bucket_us, progress=NullProgress())
     totals = aggregate.bucket_totals(con)
     windows = list(range(min(totals), max(totals) + 2))
-    distinct = aggregate.prepare_windows(con, windows, bucket_us=bucket_us, progress=NullProgress())
+    distinct = aggregate.prepare_windows(con, windows, bucket_us=bucket_us)
     sources: dict[int, list[SourceStat]] = {}
     for r in aggregate.window_sources(con, bucket_seconds=60.0):
         sources.setdefault(r.window, []).append(

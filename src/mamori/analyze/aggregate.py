@@ -22,8 +22,6 @@ from typing import Final
 
 import duckdb
 
-from mamori.analyze.db import run
-from mamori.analyze.progress import Progress
 from mamori.defense.policy import DefensePolicy
 from mamori.defense.stuffing import BucketStats
 
@@ -70,7 +68,6 @@ def prepare_windows(
     windows: Sequence[int],
     *,
     bucket_us: int,
-    progress: Progress,
 ) -> dict[int, tuple[int, int]]:
     """Build temp table ``win`` (every source of each window, see the module docstring) for
     the windows ending at ``windows``; returns distinct (login IDs, IPs) per window (the sum of
@@ -83,8 +80,7 @@ def prepare_windows(
         "CREATE OR REPLACE TEMP TABLE need AS "
         "SELECT DISTINCT b FROM (SELECT w AS b FROM wins UNION ALL SELECT w - 1 FROM wins)"
     )
-    run(
-        con,
+    con.execute(
         """
         CREATE OR REPLACE TEMP TABLE src AS
         WITH r AS (
@@ -103,10 +99,8 @@ def prepare_windows(
         SELECT bucket, 'ua', ua_h::VARCHAR, count(*), count(*) FILTER (fail)
             FROM r GROUP BY ALL
         """,
-        progress=progress,
     )
-    run(
-        con,
+    con.execute(
         """
         CREATE OR REPLACE TEMP TABLE win AS
         WITH ranked AS (
@@ -213,6 +207,7 @@ class IpRun:
     failures: int  # the most failures in one trailing ip_fail_window
     distinct_ids: int  # the most login IDs first tried within one trailing ip_distinct_window
     under_attack: bool  # the run's first failure came during an attack (the lower threshold)
+    evidence: int  # µs: the earliest failure counted toward the run's first hit
 
 
 def set_attack_spans(con: duckdb.DuckDBPyConnection, spans: Sequence[tuple[int, int]]) -> None:
@@ -225,13 +220,10 @@ def set_attack_spans(con: duckdb.DuckDBPyConnection, spans: Sequence[tuple[int, 
     )
 
 
-def ip_rule_runs(
-    con: duckdb.DuckDBPyConnection, policy: DefensePolicy, *, progress: Progress
-) -> list[IpRun]:
+def ip_rule_runs(con: duckdb.DuckDBPyConnection, policy: DefensePolicy) -> list[IpRun]:
     """The runs of failures at which IPs met `mamori.defense.throttle.ip_rules` thresholds."""
     low = min(policy.ip_fail_threshold, policy.under_attack_ip_fail_threshold)
-    rows = run(
-        con,
+    rows = con.execute(
         """
         WITH busy AS (
             SELECT ip FROM ev WHERE fail AND ip <> '' GROUP BY ip
@@ -245,16 +237,21 @@ def ip_rule_runs(
                 count(*) OVER (PARTITION BY ip ORDER BY ts
                     RANGE BETWEEN $fail_window PRECEDING AND CURRENT ROW) AS failures,
                 sum(first_id::INT) OVER (PARTITION BY ip ORDER BY ts
-                    RANGE BETWEEN $distinct_window PRECEDING AND CURRENT ROW) AS ids
+                    RANGE BETWEEN $distinct_window PRECEDING AND CURRENT ROW) AS ids,
+                min(ts) OVER (PARTITION BY ip ORDER BY ts
+                    RANGE BETWEEN $fail_window PRECEDING AND CURRENT ROW) AS fail_from,
+                min(ts) FILTER (first_id) OVER (PARTITION BY ip ORDER BY ts
+                    RANGE BETWEEN $distinct_window PRECEDING AND CURRENT ROW) AS ids_from
             FROM f
         ), marked AS (
             SELECT counted.*, spans.lo IS NOT NULL AS attack
             FROM counted LEFT JOIN spans ON counted.ts >= spans.lo AND counted.ts < spans.hi
         ), hits AS (
-            SELECT 'failures' AS rule, ip, ts, failures, ids, attack, $throttle AS gap
+            SELECT 'failures' AS rule, ip, ts, failures, ids, attack, $throttle AS gap,
+                fail_from AS evidence
             FROM marked WHERE failures >= $high OR (attack AND failures >= $under)
             UNION ALL
-            SELECT 'login_ids', ip, ts, failures, ids, attack, $block
+            SELECT 'login_ids', ip, ts, failures, ids, attack, $block, ids_from
             FROM marked WHERE ids >= $distinct
         ), runs AS (
             SELECT *, sum(CASE WHEN ts - prev <= gap THEN 0 ELSE 1 END) OVER (
@@ -262,7 +259,7 @@ def ip_rule_runs(
             FROM (SELECT *, lag(ts) OVER (PARTITION BY rule, ip ORDER BY ts) AS prev FROM hits)
         )
         SELECT rule, ip, min(ts), max(ts), count(*), max(failures), max(ids)::BIGINT,
-               arg_min(attack, ts)
+               arg_min(attack, ts), min(evidence)
         FROM runs GROUP BY rule, ip, run ORDER BY min(ts), ip, rule
         """,
         {
@@ -275,11 +272,10 @@ def ip_rule_runs(
             "throttle": int(policy.ip_throttle * 1e6),
             "block": int(policy.ip_block * 1e6),
         },
-        progress=progress,
     ).fetchall()
     return [
-        IpRun(str(r), str(ip), int(a), int(b), int(n), int(f), int(d), bool(u))
-        for r, ip, a, b, n, f, d, u in rows
+        IpRun(str(r), str(ip), int(a), int(b), int(n), int(f), int(d), bool(u), int(e))
+        for r, ip, a, b, n, f, d, u, e in rows
     ]
 
 
@@ -290,16 +286,10 @@ class LockHit:
     attempts: int  # failures in the trailing lock_window, this one included
 
 
-def lock_hits(
-    con: duckdb.DuckDBPyConnection,
-    policy: DefensePolicy,
-    *,
-    progress: Progress,
-) -> list[LockHit]:
+def lock_hits(con: duckdb.DuckDBPyConnection, policy: DefensePolicy) -> list[LockHit]:
     """For each login ID, its first failure past a lock threshold (the lower "under attack"
     one inside table ``spans``, see `set_attack_spans`): the attempt that starts a lock."""
-    rows = run(
-        con,
+    rows = con.execute(
         """
         WITH busy AS (
             SELECT login_id FROM ev WHERE fail GROUP BY login_id HAVING count(*) > $low
@@ -321,6 +311,5 @@ def lock_hits(
             "high": policy.lock_threshold,
             "under": policy.under_attack_lock_threshold,
         },
-        progress=progress,
     ).fetchall()
     return [LockHit(str(i), int(ts), int(n)) for i, ts, n in rows]

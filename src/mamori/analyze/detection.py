@@ -38,8 +38,8 @@ _ZERO = BucketStats()
 
 @dataclass(frozen=True, slots=True)
 class TimedOrder:
-    """A ban the service would have applied: at ``at`` (µs), on evidence since ``since``,
-    renewed until ``until`` (the last renewal plus the ban's length)."""
+    """A ban the service would have applied: first at ``at`` (µs), on evidence since
+    ``since``, renewed last at ``until`` (it runs out the ban's length after that)."""
 
     at: int
     since: int
@@ -117,7 +117,7 @@ def replay(
     detections: dict[int, Detection] = {}
     orders: list[TimedOrder] = []
     if windows:
-        distinct = aggregate.prepare_windows(con, windows, bucket_us=bucket_us, progress=progress)
+        distinct = aggregate.prepare_windows(con, windows, bucket_us=bucket_us)
         bucket_seconds = bucket_us / 1e6
         light = _by_window(
             aggregate.window_sources(
@@ -158,7 +158,7 @@ def replay(
     incidents, spans = _incidents(detections, policy, bucket_us=bucket_us)
     aggregate.set_attack_spans(con, spans)
     progress.advance(0.75)
-    for run in aggregate.ip_rule_runs(con, policy, progress=progress):
+    for run in aggregate.ip_rule_runs(con, policy):
         for order in ip_rules(
             policy,
             ip=run.ip,
@@ -168,15 +168,10 @@ def replay(
         ):
             wanted = "ip_failures" if run.rule == "failures" else "ip_many_login_ids"
             if order.reason == wanted:
-                span = (
-                    policy.ip_fail_window if run.rule == "failures" else policy.ip_distinct_window
-                )
-                orders.append(
-                    TimedOrder(run.first, run.first - int(span * 1e6), run.last, "ip_rule", order)
-                )
+                orders.append(TimedOrder(run.first, run.evidence, run.last, "ip_rule", order))
     progress.advance(0.9)
     locks: list[tuple[str, int]] = []
-    for hit in aggregate.lock_hits(con, policy, progress=progress):
+    for hit in aggregate.lock_hits(con, policy):
         verdict = judge_attempt(
             policy,
             now=hit.ts / 1e6,

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from mamori.analyze.db import run
 from mamori.analyze.detection import Incident, TimedOrder
-from mamori.analyze.progress import Progress
 
 __all__ = [
     "Activity",
@@ -46,7 +44,8 @@ class Ban:
     kind: str  # ip | cidr | network
     value: str
     lo: int  # µs, evidence start
-    hi: int  # µs, end of the last renewal
+    first: int  # µs, the first order
+    hi: int  # µs, when the last renewal runs out
     reasons: tuple[str, ...]
     origins: tuple[str, ...]
     orders: int  # orders (renewals) merged into it
@@ -82,6 +81,7 @@ def _ban(kind: str, value: str, items: list[TimedOrder], hi: int) -> Ban:
         kind=kind,
         value=value,
         lo=min(o.since for o in items),
+        first=min(o.at for o in items),
         hi=hi,
         reasons=tuple(sorted({o.order.reason for o in items})),
         origins=tuple(sorted({o.origin for o in items})),
@@ -97,10 +97,11 @@ class Coverage:
 
 
 def incident_of(ban: Ban, incidents: Sequence[Incident], *, margin: int) -> int:
-    """The incident (1-based; 0 for none) during which the ban started: its evidence starts
-    within the incident's detector period, extended by ``margin`` µs each side."""
+    """The incident (1-based; 0 for none) the ban belongs to: the first whose detector period,
+    extended by ``margin`` µs each side, overlaps the ban's evidence and ban period (a source
+    the IP rules ban later in the same attack belongs to it too)."""
     for number, incident in enumerate(incidents, 1):
-        if incident.start - margin <= ban.lo <= incident.end + margin:
+        if ban.lo <= incident.end + margin and incident.start - margin <= ban.hi:
             return number
     return 0
 
@@ -110,7 +111,6 @@ def flag_rows(
     bans: Sequence[Ban],
     *,
     incidents: Sequence[int],
-    progress: Progress,
 ) -> list[Coverage]:
     """Temp table ``flagged`` (rid, inc): the rows some ban covers, with the incident of the
     first such ban that belongs to one (0: none); ``incidents[i]`` is ban i's incident.
@@ -133,11 +133,7 @@ def flag_rows(
         f" AND ev.{column} = b.value AND ev.ts >= b.lo AND ev.ts < b.hi"
         for kind, column in _COLUMN.items()
     ]
-    run(
-        con,
-        f"CREATE OR REPLACE TEMP TABLE covered AS {' UNION ALL '.join(parts)}",
-        progress=progress,
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE covered AS {' UNION ALL '.join(parts)}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE flagged AS SELECT rid,"
         " coalesce(min(inc) FILTER (inc > 0), 0) AS inc FROM covered GROUP BY rid"

@@ -69,10 +69,11 @@ def markdown(a: Analysis, *, rows_per_second: float | None = None) -> str:
             f"  (skipped: {ld.skipped_events:,} events that are no login, "
             f"{ld.bad_time:,} rows whose time could not be read)"
         )
-    w(
-        f"- **Period**: {_when(ld.start_us)} to {_when(ld.end_us)} UTC "
-        f"({_span((ld.end_us - ld.start_us) / 1e6)})"
-    )
+    if ld.rows:
+        w(
+            f"- **Period**: {_when(ld.start_us)} to {_when(ld.end_us)} UTC "
+            f"({_span((ld.end_us - ld.start_us) / 1e6)})"
+        )
     w(
         f"- **Detector**: buckets of {p.bucket_seconds:g} s, windows of 2 buckets, history of "
         f"{p.history_buckets} buckets; asked about {a.outcome.evaluated:,} windows"
@@ -199,7 +200,9 @@ def _incidents(w: Emit, a: Analysis) -> None:
                 + ", ".join(f"{_country(c)} {k:,}" for c, k in act.countries)
             )
             agents = ", ".join(
-                f"`{_cell(u)[:80]}` {_pct(k, act.failures)}" for u, k in act.user_agents
+                f"`{_cell(u)[:80]}` {_pct(k, act.failures)}"
+                for u, k in act.user_agents
+                if k >= act.failures / 100
             )
             w(f"- **Top user agents of the failures**: {agents}")
         rows = a.by_country(n)
@@ -333,6 +336,7 @@ def accounts_csv(a: Analysis) -> str:
 def write(a: Analysis, out: Path, *, rows_per_second: float | None = None) -> list[Path]:
     """Write ``out`` (Markdown) and, beside it, ``<stem>.by-country.csv`` and
     ``<stem>.accounts.csv``; returns the three paths."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.with_suffix("")
     paths = [out, Path(f"{stem}.by-country.csv"), Path(f"{stem}.accounts.csv")]
     paths[0].write_text(markdown(a, rows_per_second=rows_per_second), encoding="utf-8")

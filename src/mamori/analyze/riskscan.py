@@ -29,7 +29,6 @@ from typing import Final
 
 import duckdb
 
-from mamori.analyze.db import run
 from mamori.analyze.progress import Progress
 from mamori.risk.features import Level, LoginFeatures
 from mamori.risk.frequencies import FrequencySnapshot
@@ -105,14 +104,15 @@ def _candidates(con: duckdb.DuckDBPyConnection, *, sample_every: int) -> None:
 
 
 def _user_counts(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table ``uc``: per candidate, N and per level c and D over its account's earlier
-    successful logins (a join with the account's history: accounts are small)."""
+    """Temp table ``uc``: each candidate with N and per level c and D over its account's
+    earlier successful logins (a join with the account's history: accounts are small)."""
     counts = ", ".join(
         f"count(h.rid) FILTER (h.{name} = c.{name}) AS c_{name}, "
         f"count(DISTINCT h.{name}) AS d_{name}"
         for name, _ in LEVEL_COLUMNS
     )
     levels = ", ".join(f"{col} AS {name}" for name, col in LEVEL_COLUMNS)
+    cand_columns = ", ".join(f"c.{name}" for name, _ in LEVEL_COLUMNS)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uc AS
@@ -120,10 +120,11 @@ def _user_counts(con: duckdb.DuckDBPyConnection) -> None:
             SELECT rid, ts, login_id, {levels} FROM ev
             WHERE logged_in AND login_id IN (SELECT login_id FROM cand)
         )
-        SELECT c.rid, count(h.rid) AS n, {counts}
+        SELECT c.rid, c.ts, c.bucket, c.grp, c.login_id, {cand_columns},
+            count(h.rid) AS n, {counts}
         FROM cand c LEFT JOIN h ON h.login_id = c.login_id
             AND (h.ts < c.ts OR (h.ts = c.ts AND h.rid < c.rid))
-        GROUP BY c.rid
+        GROUP BY ALL
         """  # noqa: S608 - our own column list
     )
 
@@ -234,35 +235,39 @@ def scan(
     progress.advance(0.5)
     total = max(1, int((con.execute("SELECT count(*) FROM cand").fetchone() or (1,))[0]))
     names = [name for name, _ in LEVEL_COLUMNS]
-    g_cols = ", ".join(f"g_{n}.g, g_{n}.vd" for n in names)
-    u_cols = ", ".join(f"uc.c_{n}, uc.d_{n}" for n in names)
-    joins = " ".join(f"JOIN g_{n} USING (rid)" for n in names)
-    cursor = run(
-        con,
+    # the small per-candidate tables into dicts: one wide join of them costs DuckDB hundreds
+    # of MiB of hash tables
+    population = {
+        int(b): (int(t), int(u)) for b, t, u in con.execute("SELECT * FROM gt").fetchall()
+    }
+    per_level = [
+        {int(rid): (int(g), int(v)) for rid, g, v in con.execute(f"SELECT * FROM g_{n}").fetchall()}  # noqa: S608
+        for n in names
+    ]
+    counts = ", ".join(f"c_{n}, d_{n}" for n in names)
+    cursor = con.execute(
         f"""
-        SELECT c.rid, c.grp, c.login_id, {", ".join("c." + n for n in names)},
-            gt.t, gt.u, uc.n, {g_cols}, {u_cols}
-        FROM cand c JOIN uc USING (rid) JOIN gt USING (bucket) {joins}
-        ORDER BY c.ts, c.rid
+        SELECT rid, bucket, grp, login_id, {", ".join(names)}, n, {counts}
+        FROM uc ORDER BY ts, rid
         """,  # noqa: S608 - our own column names
     )
     k = len(names)
     done = 0
     while batch := cursor.fetchmany(10_000):
         for r in batch:
-            values = [str(v) for v in r[3 : 3 + k]]
-            t, u, n = int(r[3 + k]), int(r[4 + k]), int(r[5 + k])
-            g = r[6 + k : 6 + 3 * k]
-            c = r[6 + 3 * k : 6 + 5 * k]
+            rid, bucket, user = int(r[0]), int(r[1]), str(r[3])
+            values = [str(v) for v in r[4 : 4 + k]]
+            n = int(r[4 + k])
+            c = r[5 + k : 5 + 3 * k]
+            t, u = population[bucket]
             keys = list(zip(names, values, strict=True))
-            user = str(r[2])
             snapshot = FrequencySnapshot(
                 user=user,
                 logins=t,
                 users=u,
                 own_logins=n,
-                global_counts={key: int(g[2 * i]) for i, key in enumerate(keys)},
-                global_distincts={name: int(g[2 * i + 1]) for i, name in enumerate(names)},
+                global_counts={key: per_level[i][rid][0] for i, key in enumerate(keys)},
+                global_distincts={name: per_level[i][rid][1] for i, name in enumerate(names)},
                 user_counts={key: int(c[2 * i]) for i, key in enumerate(keys)},
                 user_distincts={name: int(c[2 * i + 1]) for i, name in enumerate(names)},
             )
@@ -270,11 +275,11 @@ def scan(
             assessment = score_login(
                 snapshot, user=user, features=features, policy=policy, config=CONFIG
             )
-            group = str(r[1])
+            group = str(r[2])
             level = assessment.level if n > 0 else "no_history"
             result.counts[group][level] += 1
             result.scored.append(
-                ScoredLogin(int(r[0]), group, level, assessment.log10_score, assessment.reasons)
+                ScoredLogin(rid, group, level, assessment.log10_score, assessment.reasons)
             )
         done += len(batch)
         progress.advance(0.5 + 0.5 * done / total)

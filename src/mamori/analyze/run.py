@@ -124,7 +124,7 @@ def _analyze(
     bans = flags.bans_of(outcome.orders)
     margin = int(policy.under_attack * 1e6)
     ban_incidents = [flags.incident_of(b, outcome.incidents, margin=margin) for b in bans]
-    coverage = flags.flag_rows(con, bans, incidents=ban_incidents, progress=progress)
+    coverage = flags.flag_rows(con, bans, incidents=ban_incidents)
     row = con.execute("SELECT count(*) FROM flagged").fetchone()
     flagged = int(row[0]) if row else 0
     affected = flags.affected_accounts(con)

@@ -392,6 +392,7 @@ def write_rba(path: Path, plan: Plan, *, fmt: str = "csv") -> Truth:
     con = duckdb.connect()
     try:
         con.execute("SET temp_directory = ?", [str(path.parent / ".mamori-synthetic.tmp")])
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw one on stdout
         _macros(con, plan)
         _generate(con, plan)
         yes_no = "CASE WHEN {} THEN 'True' ELSE 'False' END"
