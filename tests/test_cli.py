@@ -78,6 +78,13 @@ def test_migrate_add_show_list(env: dict[str, str]) -> None:
     assert "two_step_required" in r.stdout
     assert run(["users", "require-two-step", "cli-user", "--off"], env).returncode == 0
     assert "required next login" not in run(["users", "show", "cli-user"], env).stdout
+    # the periodic jobs: a day of disuse is "dormant" here, warned at once, never twice
+    jobs_env = {**env, "MAMORI_DORMANT_ENABLED": "1", "MAMORI_DORMANT_AFTER_DAYS": "1"}
+    jobs_env["MAMORI_DORMANT_WARNING_DAYS"] = "1"
+    r = run(["jobs", "run"], jobs_env)
+    assert r.returncode == 0, r.stderr
+    assert "dormant: 1 warned, 0 suspended" in r.stdout
+    assert "dormant: 0 warned, 0 suspended" in run(["jobs", "run"], jobs_env).stdout
 
 
 def test_check(env: dict[str, str]) -> None:

@@ -32,6 +32,8 @@ bans = typer.Typer(help="Manage bans on IPs, CIDRs and networks.", no_args_is_he
 app.add_typer(bans, name="bans")
 webhooks = typer.Typer(help="The outgoing security-event webhook queue.", no_args_is_help=True)
 app.add_typer(webhooks, name="webhooks")
+jobs = typer.Typer(help="Scheduled maintenance (run from cron, or let the server do it).")
+app.add_typer(jobs, name="jobs")
 incidents_cli = typer.Typer(help="Incidents opened by the detector.", no_args_is_help=True)
 app.add_typer(incidents_cli, name="incidents")
 console = Console()
@@ -327,6 +329,33 @@ def bans_remove(kind: str, value: str) -> None:
     async def go(svc: Services) -> None:
         await operator.remove_ban(svc, kind=kind, value=value, actor=CLI_CLIENT, by=_who())
         console.print(f"removed {kind} {value}")
+
+    _run(go)
+
+
+@jobs.command("run")
+def jobs_run() -> None:
+    """Run the periodic jobs once: dormant accounts (when enabled), the risk history window,
+    expired challenges and resets, due webhook deliveries. Idempotent; safe from several hosts."""
+    from datetime import timedelta
+
+    from mamori.flows import dormant
+    from mamori.flows.webhooks import deliver_all_due
+
+    async def go(svc: Services) -> None:
+        now = svc.clock.now()
+        d = await dormant.run(svc, now=now)
+        pruned = await svc.risk.prune(now)
+        async with svc.store.begin() as tx:
+            challenges = await tx.challenges.purge(before=now - timedelta(days=1))
+            resets = await tx.resets.purge(before=now - timedelta(days=1))
+        hooks = await deliver_all_due(svc)
+        await svc.background.drain()  # the notices the dormant job issued
+        console.print(
+            f"dormant: {d.warned} warned, {d.suspended} suspended; risk history: {pruned} "
+            f"logins aged out; purged {challenges} challenges, {resets} resets; webhooks: "
+            f"{hooks.delivered} delivered"
+        )
 
     _run(go)
 
