@@ -30,6 +30,7 @@ from mamori.web import (
     api,
     center_pages,
     console,
+    console_incidents,
     email_pages,
     inbox_pages,
     notice_pages,
@@ -148,6 +149,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(security_api.router)
     app.include_router(admin_api.router)
     app.include_router(console.router)
+    app.include_router(console_incidents.router)
     app.include_router(pages.router)
     app.include_router(security_pages.router)
     app.include_router(center_pages.router)
