@@ -669,3 +669,29 @@ async def test_admin_cli_creates_operators_and_tokens(tmp_path: Path, clock: Fix
         assert ("cli", "operator.disable") in actions
     finally:
         await svc.store.dispose()
+
+
+async def test_blocks_stay_in_the_day_and_week_views(
+    svc: Services, web: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    """Requests refused by a ban are not events; their per-bucket counts outlive the detector's
+    one-hour window, so the day and week charts still show them hours later."""
+    r = await web.post(
+        "/api/v1/admin/bans",
+        headers={"authorization": f"Bearer {TOKEN}"},
+        json={"kind": "ip", "value": "198.51.100.99", "reason": "test"},
+    )
+    assert r.status_code == 201, r.text
+    for _ in range(7):
+        r = await web.post(
+            "/api/v1/login",
+            json={"login_id": "someone", "password": "x" * 12},
+            headers={"x-forwarded-for": "198.51.100.99"},
+        )
+        assert r.status_code == 429
+    await svc.defender.tick()  # flushes the stats buffer
+    assert (await live.live_view(svc, range_name="hour")).totals["block"] == 7
+    clock.advance(timedelta(hours=3))
+    assert (await live.live_view(svc, range_name="hour")).totals["block"] == 0
+    assert (await live.live_view(svc, range_name="day")).totals["block"] == 7
+    assert (await live.live_view(svc, range_name="week")).totals["block"] == 7

@@ -5,8 +5,8 @@ detector says the service is under attack.
 - **Series** come from `security_events` (one GROUP BY, `store/console.py`), in 1-minute buckets
   for the hour, 15-minute for the day and 2-hour for the week; the chart shows events per
   minute (a bucket's count divided by its minutes). Requests refused by a ban never reach the
-  login flow, so they are not events: the detector's per-bucket counts of them (kept for its
-  window, about an hour) are added to "blocks" where they still exist.
+  login flow, so they are not events: the stats buffer counts them per minute, quarter hour and
+  two hours (kept 2 h, 2 days, 8 days: `stats.BLOCK_GRAINS`), and those counts are "blocks".
 - **Failure ratio vs baseline**: the detector's own window and history from the shared counters,
   judged by the same pure `detect` (so the console says what the detector sees).
 - **Top** IPs, /24 (/64) subnets, networks, countries and login IDs by failed logins among
@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from mamori.defense.stuffing import detect
 from mamori.flows.services import Services
+from mamori.flows.stats import BLOCK_GRAINS
 from mamori.flows.window import read_window
 from mamori.models import Ban
 from mamori.store.console import CLASSES, Activity, TopLists, TopRow
@@ -126,7 +127,14 @@ async def live_view(svc: Services, *, range_name: str = "hour") -> LiveView:
 async def _add_refusals(
     svc: Services, blocks: list[int], *, first: int, bucket: int, now: float
 ) -> None:
-    """Add the ban refusals the detector still keeps (its buckets) to the view's buckets."""
+    """Add the ban refusals to the view's buckets: from the long-lived per-bucket counts when the
+    view's bucket is one of their grains, else from the detector's own buckets (an hour)."""
+    if bucket in dict(BLOCK_GRAINS):
+        keys = [f"blk:{bucket}:{first + i}" for i in range(len(blocks))]
+        values = await svc.defender.counters.get_many(keys, now=now)
+        for i, v in enumerate(values):
+            blocks[i] += v
+        return
     p = svc.defender.policy
     size = p.bucket_seconds
     keep = size * (p.history_buckets + 3)

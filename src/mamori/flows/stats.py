@@ -16,6 +16,14 @@ from mamori.store.counters import Counters
 SOURCE_KINDS = ("ip", "subnet", "network", "ua")
 
 
+BLOCK_GRAINS: tuple[tuple[int, float], ...] = (
+    (60, 2 * 3600 + 60),
+    (900, 2 * 86400),
+    (7200, 8 * 86400),
+)
+"""(bucket seconds, time to keep) of the ban-refusal counts the console's live view reads."""
+
+
 class StatsBuffer:
     def __init__(self, *, bucket_seconds: float, history_buckets: int, max_entries: int = 20_000):
         self.bucket_seconds = bucket_seconds
@@ -65,6 +73,10 @@ class StatsBuffer:
 
     def record_blocked(self, *, now: float) -> None:
         self.add(f"g:{self.bucket(now)}:b", ttl=self.keep)
+        # for the console's chart: refusals per minute, quarter hour and two hours, kept as
+        # long as the hour, day and week views look back
+        for size, ttl in BLOCK_GRAINS:
+            self.add(f"blk:{size}:{int(now // size)}", ttl=ttl)
 
     async def flush(self, counters: Counters, *, now: float) -> int:
         incr, tallies = self._incr, self._tally
