@@ -427,6 +427,11 @@ class Defender:
         detection = detect(window, self.policy)
         self.last_detection = detection
         if detection.attack:
+            # these buckets are the attack: keep them out of later baselines (flows/window.py)
+            b = int(now // self.policy.bucket_seconds)
+            keep = self.policy.bucket_seconds * (self.policy.history_buckets + 3)
+            for x in (b - 1, b):
+                await self.counters.incr(f"g:{x}:atk", ttl=keep, now=now)
             previous = await self.counters.get_until(ATTACK_STATE, now=now)
             until = await self.counters.raise_until(
                 ATTACK_STATE, until=now + self.policy.under_attack, now=now

@@ -1,5 +1,10 @@
 """Gather the detector's window from the shared counters: the global buckets of the last window
-and of the history before it, and the busiest sources with their own hourly baselines."""
+and of the history before it, and the busiest sources with their own hourly baselines.
+
+Buckets the detector judged to be under attack (`g:<bucket>:atk`, set by `Defender.tick`) are
+left out of the history: a sustained attack must not become its own baseline (otherwise a
+campaign lasting hours raises the failure-ratio floor to 0.95 and the "under attack" state
+lapses while it is still going on)."""
 
 from __future__ import annotations
 
@@ -16,13 +21,15 @@ async def read_window(counters: Counters, p: DefensePolicy, *, now: float) -> Wi
     fields = ("a", "f", "u", "s")
     keys = [f"g:{x}:{f}" for x in history + window_buckets for f in fields]
     keys += [f"g:{x}:{f}" for x in window_buckets for f in ("ids", "ips")]
+    keys += [f"g:{x}:atk" for x in history]
     values = await counters.get_many(keys, now=now)
     per_bucket = [
         BucketStats(*values[i * 4 : (i + 1) * 4]) for i in range(len(history) + len(window_buckets))
     ]
-    hist_stats = per_bucket[: len(history)]
+    attacked = values[len(values) - len(history) :]
+    hist_stats = [s for s, atk in zip(per_bucket[: len(history)], attacked, strict=True) if not atk]
     current = sum(per_bucket[len(history) :], BucketStats())
-    tail = values[len(keys) - 4 :]
+    tail = values[len(keys) - len(history) - 4 : len(keys) - len(history)]
     distinct_ids, distinct_ips = tail[0] + tail[2], tail[1] + tail[3]
     sources = await _top_sources(counters, p, window_buckets, now)
     return Window(
