@@ -77,11 +77,14 @@ def _window(
     policy: DefensePolicy,
     sources: Sequence[SourceStat],
     distinct: tuple[int, int],
+    attacked: set[int],
 ) -> Window:
+    # buckets already judged to be an attack are not baseline (as in flows/window.py)
+    past = range(w - 1 - policy.history_buckets, w - 1)
     return Window(
         current=totals.get(w - 1, _ZERO) + totals.get(w, _ZERO),
         buckets=2,
-        history=[totals.get(x, _ZERO) for x in range(w - 1 - policy.history_buckets, w - 1)],
+        history=[totals.get(x, _ZERO) for x in past if x not in attacked],
         sources=sources,
         distinct_ids=distinct[0],
         distinct_ips=distinct[1],
@@ -130,11 +133,14 @@ def replay(
                 min_failures=min(policy.subnet_min_failures, policy.network_min_failures),
             )
         )
-        attacks = [
-            w
-            for w in windows
-            if detect(_window(w, totals, policy, light.get(w, []), distinct[w]), policy).attack
-        ]
+        # in time order: each window's baseline leaves out the buckets judged attacks before it
+        attacked: set[int] = set()
+        attacks: list[int] = []
+        for w in windows:
+            window = _window(w, totals, policy, light.get(w, []), distinct[w], attacked)
+            if detect(window, policy).attack:
+                attacks.append(w)
+                attacked.update((w - 1, w))
         full = _by_window(
             aggregate.window_sources(con, bucket_seconds=bucket_seconds, windows=attacks)
         )
@@ -144,14 +150,14 @@ def replay(
             at = (w + 1) * bucket_us
             blocked: set[tuple[str, str]] = set()
             if w in full:
-                window = _window(w, totals, policy, full[w], distinct[w])
+                window = _window(w, totals, policy, full[w], distinct[w], attacked)
                 detection = detect(window, policy)
                 detections[w] = detection
                 for order in detection.blocks:
                     blocked.add((order.kind, order.value))
                     orders.append(TimedOrder(at, w * bucket_us - bucket_us, at, "detector", order))
             else:
-                window = _window(w, totals, policy, light.get(w, []), distinct[w])
+                window = _window(w, totals, policy, light.get(w, []), distinct[w], attacked)
             for order in source_orders(window, policy):
                 if (order.kind, order.value) not in blocked:
                     orders.append(TimedOrder(at, w * bucket_us - bucket_us, at, "relative", order))
