@@ -33,7 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mamori.store.counters import CountersUnavailable, count_then_check_lock
+from mamori.store.counters import CountersUnavailable
 
 SLACK_MS = 60_000
 
@@ -53,6 +53,27 @@ else
 end
 redis.call('PEXPIRE', KEYS[1], math.max(math.ceil((tonumber(e) - now) * 1000), 0) + ARGV[4])
 return c
+"""
+
+# KEYS: counter hash, lock deadline. ARGV: now, expires_at (for a new window), slack_ms.
+# Count one attempt unless the lock is running, in one step: {count, "0"} or {0, deadline}.
+# (Counting and then looking in two round trips let a concurrent request set the lock between
+# them, so that no request saw itself cross the threshold: a lock without its start event.)
+_INCR_UNLESS_LOCKED = """
+local now = tonumber(ARGV[1])
+local d = redis.call('GET', KEYS[2])
+if d and now < tonumber(d) then return {0, d} end
+local e = redis.call('HGET', KEYS[1], 'e')
+local c
+if e and now < tonumber(e) then
+  c = redis.call('HINCRBY', KEYS[1], 'c', 1)
+else
+  e = ARGV[2]
+  redis.call('HSET', KEYS[1], 'c', 1, 'e', e)
+  c = 1
+end
+redis.call('PEXPIRE', KEYS[1], math.max(math.ceil((tonumber(e) - now) * 1000), 0) + ARGV[3])
+return {c, '0'}
 """
 
 # ARGV: until, now, slack_ms; returns the deadline as stored (a string, full precision)
@@ -119,6 +140,7 @@ class RedisCounters:
         self._client = client
         self._prefix = prefix
         self._incr = client.register_script(_INCR)
+        self._incr_unless_locked = client.register_script(_INCR_UNLESS_LOCKED)
         self._raise_until = client.register_script(_RAISE_UNTIL)
         self._touch = client.register_script(_TOUCH)
         self._tally = client.register_script(_TALLY)
@@ -191,7 +213,12 @@ class RedisCounters:
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
-        return await count_then_check_lock(self, key, lock_key=lock_key, ttl=ttl, now=now)
+        args: list[str | float] = [float(now), float(now + ttl), SLACK_MS]
+        async with self._guard():
+            count, until = await self._incr_unless_locked(
+                keys=[self._counter(key), self._deadline(lock_key)], args=args
+            )
+        return int(count), float(_text(until))
 
     async def get(self, key: str, *, now: float) -> int:
         async with self._guard():
