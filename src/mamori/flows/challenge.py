@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mamori.errors import ChallengeFailed, CodeInvalid, InputError, ResendLimited
-from mamori.flows import factors
+from mamori.flows import factors, notices
 from mamori.flows.services import Services
 from mamori.models import Account, ClientContext, EventType, Message
 from mamori.notify.catalog import render
@@ -227,7 +227,7 @@ async def verify(
                     failed = "too_many" if last else "code"
                     notice = replay
     if notice is not None and account is not None:  # a replayed authenticator code
-        factors.notify_later(svc, account=account, kind="totp_replay", client=client)
+        notices.notify_later(svc, account=account, kind="totp_replay", client=client)
     if passed is not None:
         return passed
     if failed == "code":

@@ -80,26 +80,6 @@ async def record(
     )
 
 
-def notify_later(
-    svc: Services,
-    *,
-    account: Account,
-    kind: str,
-    client: ClientContext | None,
-    params: dict[str, Any] | None = None,
-    channels: tuple[str, ...] = ("email",),
-) -> None:
-    """Issue a notice in the background (`notices.notify`, its own transaction): for callers
-    inside a transaction, or on a path whose response must not wait for it."""
-
-    async def run() -> None:
-        await notices.notify(
-            svc, account=account, kind=kind, client=client, params=params, channels=channels
-        )
-
-    svc.background.spawn(run(), what="notice")
-
-
 def _location(client: ClientContext) -> str:
     place = ", ".join(x for x in (client.country, client.as_name) if x)
     return f"{place} ({client.ip})" if place else client.ip
@@ -211,7 +191,7 @@ async def use_recovery_code(
         result="ok",
         details={"remaining": remaining},
     )
-    notify_later(
+    notices.notify_later(
         svc,
         account=account,
         kind="recovery_code_used",

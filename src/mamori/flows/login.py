@@ -39,7 +39,7 @@ from mamori.errors import (
     LoginDenied,
 )
 from mamori.flows import challenge as challenge_flow
-from mamori.flows import factors, notices
+from mamori.flows import notices
 from mamori.flows import reset as reset_flow
 from mamori.flows.center import single_device_applies
 from mamori.flows.challenge import ChallengeStarted
@@ -256,7 +256,7 @@ async def login(
         until = reservation.verdict.lock_until
         if reservation.verdict.new_lock and account is not None:  # the owner hears (background)
             minutes = max(1, math.ceil(retry_after(until, now) / 60))
-            factors.notify_later(
+            notices.notify_later(
                 svc,
                 account=account,
                 kind="account_locked",
@@ -350,11 +350,11 @@ async def login(
         raise AccountRestricted(account.restricted_reason)
     if account.suspended_at is not None:
         await _suspended(
-            svc, account=account, client=client, key=key, bound=bound, device_hash=cookie_hash
+            svc, account=account, client=client, key=key, device_hash=cookie_hash if bound else None
         )
     if account.password_reset_required:
         reset_id = await _forced_reset(
-            svc, account=account, client=client, key=key, bound=bound, device_hash=cookie_hash
+            svc, account=account, client=client, key=key, device_hash=cookie_hash if bound else None
         )
         return ResetRequired(account=account, reset_id=reset_id, device_cookie=new_cookie)
     new_hash = None
@@ -441,7 +441,7 @@ async def _challenge(
     if message is not None:
         svc.send_later(message)
     if password_ok and account is not None:  # inbox only, in the background: no timing oracle
-        factors.notify_later(
+        notices.notify_later(
             svc, account=account, kind="login_code_sent", client=client, channels=()
         )
     if (
@@ -501,8 +501,7 @@ async def complete_challenge(
             account=account,
             client=client,
             key=ch.login_key,
-            bound=bool(ch.decision.get("recognized")),
-            device_hash=ch.device_hash,
+            device_hash=ch.device_hash if ch.decision.get("recognized") else None,
         )
     if account.password_reset_required:
         reset_id = await _forced_reset(
@@ -510,8 +509,7 @@ async def complete_challenge(
             account=account,
             client=client,
             key=ch.login_key,
-            bound=bool(ch.decision.get("recognized")),
-            device_hash=ch.device_hash,
+            device_hash=ch.device_hash if ch.decision.get("recognized") else None,
         )
         return ResetRequired(account=account, reset_id=reset_id, device_cookie=None)
     now = svc.clock.now()
@@ -538,15 +536,12 @@ async def _suspended(
     account: Account,
     client: ClientContext,
     key: str,
-    bound: bool,
-    device_hash: str | None = None,
+    device_hash: str | None,  # the bound device whose counter took the attempt, if any
 ) -> NoReturn:
     """A right password on a dormant, suspended account: the attempt is taken back and the
     owner is told how to reactivate it (a password reset)."""
     async with svc.store.begin() as tx:
-        await svc.defender.on_success(
-            client, login_key=key, tx=tx, device_hash=device_hash if bound else None
-        )
+        await svc.defender.on_success(client, login_key=key, tx=tx, device_hash=device_hash)
         await tx.events.add(
             at=svc.clock.now(),
             type=EventType.LOGIN_FAILURE,
@@ -565,15 +560,12 @@ async def _forced_reset(
     account: Account,
     client: ClientContext,
     key: str,
-    bound: bool,
-    device_hash: str | None = None,
+    device_hash: str | None,  # the bound device whose counter took the attempt, if any
 ) -> str:
     """A right password (and second step) on an account whose reset is forced: the attempt is
     taken back, and instead of a session the reset flow starts, already verified."""
     async with svc.store.begin() as tx:
-        await svc.defender.on_success(
-            client, login_key=key, tx=tx, device_hash=device_hash if bound else None
-        )
+        await svc.defender.on_success(client, login_key=key, tx=tx, device_hash=device_hash)
         if account.two_step_forced:
             await tx.accounts.set_two_step_forced(account.id, False)
     return await reset_flow.start_forced_reset(svc, account=account, client=client)

@@ -139,6 +139,26 @@ async def notify(
     return Sent(notice=notice, code=code, action_token=token, delivered=delivered)
 
 
+def notify_later(
+    svc: Services,
+    *,
+    account: Account,
+    kind: str,
+    client: ClientContext | None,
+    params: dict[str, Any] | None = None,
+    channels: tuple[str, ...] = ("email",),
+) -> None:
+    """Issue a notice in the background (`notify`, its own transaction): for callers
+    inside a transaction, or on a path whose response must not wait for it."""
+
+    async def run() -> None:
+        await notify(
+            svc, account=account, kind=kind, client=client, params=params, channels=channels
+        )
+
+    svc.background.spawn(run(), what="notice")
+
+
 def _message(
     svc: Services,
     account: Account,
