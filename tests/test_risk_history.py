@@ -490,7 +490,13 @@ class FailingStore:
         self.calls: list[datetime] = []
 
     async def record(
-        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+        self,
+        account_id: int,
+        features: LoginFeatures,
+        at: datetime,
+        *,
+        tx: Tx | None = None,
+        history: int | None = None,
     ) -> None:
         raise AssertionError
 

@@ -731,6 +731,109 @@ def analyze_cmd(
         sys.stdout.write(report.markdown(result, rows_per_second=rate))
 
 
+@app.command("simulate")
+def simulate_cmd(
+    scenario: Annotated[
+        str, typer.Argument(help="a scenario or suite TOML file, or a shipped one: default, smoke")
+    ],
+    out: Annotated[str, typer.Option(help="report directory (report.md, results.json, PNGs)")] = (
+        "simulation"
+    ),
+    target: Annotated[
+        str | None,
+        typer.Option(help="a running server's URL; without it a fresh Mamori is started"),
+    ] = None,
+    kind: Annotated[str, typer.Option(help="the target: mamori or peer")] = "mamori",
+    admin_token: Annotated[
+        str, typer.Option(help="operator token of --target (detection and block times)")
+    ] = "",
+    workdir: Annotated[
+        str | None, typer.Option(help="where started servers keep their databases and logs")
+    ] = None,
+    env: Annotated[
+        bool, typer.Option("--env", help="print the MAMORI_* settings --target needs, and exit")
+    ] = False,
+    write_users: Annotated[
+        str | None, typer.Option(help="write the population as the peer's users file, and exit")
+    ] = None,
+) -> None:
+    """Drive legitimate users and attack campaigns against Mamori over HTTP and report what
+    happened (see docs/simulate.md)."""
+    from pathlib import Path
+
+    from mamori.simulate import session
+    from mamori.simulate.scenario import ScenarioError, Suite, load, scenarios_of
+    from mamori.simulate.server import compressed_env
+
+    try:
+        loaded = load(scenario)
+    except ScenarioError as exc:
+        err.print(f"[red]scenario[/red]: {exc}")
+        raise typer.Exit(2) from None
+    first = scenarios_of(loaded)[0]
+    if env:
+        variables, notes = compressed_env(first.run.compress)
+        variables |= {
+            "MAMORI_DEV": "1",
+            "MAMORI_TRUSTED_PROXIES": "127.0.0.1/32",
+            "MAMORI_OPERATOR_TOKEN": "<at least 32 characters; pass it as --admin-token>",
+        }
+        for name, value in variables.items():
+            console.print(f"{name}={value}", highlight=False, soft_wrap=True)
+        for note in notes:
+            err.print(f"# not compressed: {note}", highlight=False)
+        return
+    if write_users:
+        from mamori.simulate.networks import load_catalog
+        from mamori.simulate.population import generate
+        from mamori.simulate.seed import peer_users
+
+        population = generate(first.population, load_catalog())
+        text, _ = peer_users(population, seed=first.population.seed)
+        Path(write_users).write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(population.users)} users to {write_users}")
+        return
+    if kind not in ("mamori", "peer"):
+        err.print("[red]--kind[/red] must be mamori or peer")
+        raise typer.Exit(2)
+
+    def log(message: str) -> None:
+        err.print(message, highlight=False)
+
+    if target is None:
+        if kind != "mamori":
+            err.print("[red]--kind peer[/red] needs --target (bench/simulate_compare.py starts it)")
+            raise typer.Exit(2)
+        results, path = asyncio.run(
+            session.run_managed(
+                loaded, Path(out), workdir=Path(workdir) if workdir else None, log=log
+            )
+        )
+    else:
+        if isinstance(loaded, Suite):
+            err.print("[red]a suite[/red] runs against servers the simulator starts; drop --target")
+            raise typer.Exit(2)
+        try:
+            result = asyncio.run(
+                session.run_against(
+                    loaded, base_url=target, kind=kind, admin_token=admin_token, log=log
+                )
+            )
+        except RuntimeError as exc:
+            err.print(f"[red]error[/red]: {exc}")
+            raise typer.Exit(1) from None
+        results = [result]
+        path = session.write(loaded, results, Path(out))
+    console.print(f"wrote {path}")
+    missed = [
+        g
+        for r in results
+        for g in (r.outcomes.goals if r.outcomes else ())
+        if g.met is False
+    ]
+    console.print(f"{len(missed)} goals missed" if missed else "every applicable goal met")
+
+
 def _who() -> str:
     return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
 

@@ -626,7 +626,14 @@ async def finish(
         await tx.accounts.touch_login(account.id, at=now)
         features = features_of(client, device_id=device_hash)
         try:  # the login joins the account's risk history (SQL: in this transaction)
-            await svc.risk.record(account.id, features, now, tx=tx)
+            history = details.get("risk", {}).get("history")
+            await svc.risk.record(
+                account.id,
+                features,
+                now,
+                tx=tx,
+                history=history if isinstance(history, int) else None,
+            )
         except CountersUnavailable:
             log.warning("risk tables unavailable; login not added to the history")
         new_device = not counted_on_device  # the cookie was not bound to the account before

@@ -68,10 +68,18 @@ class RiskStore(Protocol):
     """Where the risk model's history and frequency tables live."""
 
     async def record(
-        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+        self,
+        account_id: int,
+        features: LoginFeatures,
+        at: datetime,
+        *,
+        tx: Tx | None = None,
+        history: int | None = None,
     ) -> None:
         """Add one successful login (and drop the account's oldest beyond the cap); inside
-        `tx` when given (the history row, and SQL counters, commit with the caller's work)."""
+        `tx` when given (the history row, and SQL counters, commit with the caller's work).
+        `history`: the account's logins as last read (its snapshot's count), when known; the
+        cap is then only enforced once the account comes near it (a query saved per login)."""
         ...
 
     async def snapshot(
@@ -93,10 +101,21 @@ def _logins(entries: list[HistoryEntry]) -> list[tuple[int, LoginFeatures]]:
     return [(e.account_id, e.features) for e in entries]
 
 
+CAP_MARGIN = 16  # concurrent logins of one account allowed for when skipping the cap check
+
+
 class _Window:
     def __init__(self, *, days: int, max_logins: int) -> None:
         self.days = days  # <= 0: no age limit
         self.max_logins = max_logins  # <= 0: no cap
+
+    def near_cap(self, history: int | None) -> bool:
+        """Whether recording one more login may take the account past the cap. Logins recorded
+        concurrently since `history` was read count too: the margin covers them (a few more
+        would only be dropped at the account's next login)."""
+        if self.max_logins <= 0:
+            return False
+        return history is None or history + CAP_MARGIN >= self.max_logins
 
     def cutoff(self, now: datetime) -> datetime | None:
         return now - timedelta(days=self.days) if self.days > 0 else None
@@ -110,23 +129,29 @@ class SQLRiskStore:
         self._window = _Window(days=days, max_logins=max_logins)
 
     async def record(
-        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+        self,
+        account_id: int,
+        features: LoginFeatures,
+        at: datetime,
+        *,
+        tx: Tx | None = None,
+        history: int | None = None,
     ) -> None:
         if tx is not None:
-            await self._record_in(tx, account_id, fit(features), at)
+            await self._record_in(tx, account_id, fit(features), at, history)
             return
         async with self._store.begin() as own:
-            await self._record_in(own, account_id, fit(features), at)
+            await self._record_in(own, account_id, fit(features), at, history)
 
     async def _record_in(
-        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime
+        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime, history: int | None
     ) -> None:
         # history rows before counters, as in `prune` (rows, then the counters' global
         # row lock): the opposite order could deadlock with a pruner on PostgreSQL
         await tx.risk_history.lock_account(account_id)
         await tx.risk_history.add(account_id, features, at)
         dropped: list[HistoryEntry] = []
-        if self._window.max_logins > 0:
+        if self._window.near_cap(history):
             dropped = await tx.risk_history.take_beyond_cap(
                 account_id, keep=self._window.max_logins
             )
@@ -177,27 +202,33 @@ class RedisRiskStore:
         self._window = _Window(days=days, max_logins=max_logins)
 
     async def record(
-        self, account_id: int, features: LoginFeatures, at: datetime, *, tx: Tx | None = None
+        self,
+        account_id: int,
+        features: LoginFeatures,
+        at: datetime,
+        *,
+        tx: Tx | None = None,
+        history: int | None = None,
     ) -> None:
         features = fit(features)
         # Redis first: if anything below fails, the login is counted without a row (too high)
         await self._counts.record(account_id, features)
         if tx is not None:
-            dropped = await self._rows_in(tx, account_id, features, at)
+            dropped = await self._rows_in(tx, account_id, features, at, history)
         else:
             async with self._store.begin() as own:
-                dropped = await self._rows_in(own, account_id, features, at)
+                dropped = await self._rows_in(own, account_id, features, at, history)
         if dropped:
             # with a caller's tx this runs before its commit: a rollback then leaves the
             # counts too low for those logins until the next rebuild (never negative)
             await self._counts.forget_many(_logins(dropped))
 
     async def _rows_in(
-        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime
+        self, tx: Tx, account_id: int, features: LoginFeatures, at: datetime, history: int | None
     ) -> list[HistoryEntry]:
         await tx.risk_history.lock_account(account_id)
         await tx.risk_history.add(account_id, features, at)
-        if self._window.max_logins <= 0:
+        if not self._window.near_cap(history):
             return []
         return await tx.risk_history.take_beyond_cap(account_id, keep=self._window.max_logins)
 

@@ -41,6 +41,11 @@ def _account(row: Row[Any]) -> Account:
 
 
 _BY_ID = select(t.accounts).where(t.accounts.c.id == bindparam("account_id"))
+_TOUCH_LOGIN = (
+    update(t.accounts)
+    .where(t.accounts.c.id == bindparam("account_id"))
+    .values(last_login_at=bindparam("at"), dormant_warned_at=None)
+)
 _BY_LOGIN_KEY = select(t.accounts).where(t.accounts.c.login_key == bindparam("login_key"))
 
 
@@ -196,11 +201,7 @@ class Accounts:
 
     async def touch_login(self, account_id: int, *, at: datetime) -> None:
         """Record a successful login (what dormancy is measured from)."""
-        await self.conn.execute(
-            update(t.accounts)
-            .where(t.accounts.c.id == account_id)
-            .values(last_login_at=at, dormant_warned_at=None)
-        )
+        await self.conn.execute(_TOUCH_LOGIN, {"account_id": account_id, "at": at})
 
     async def lift_suspension(self, account_id: int) -> bool:
         """Reactivate a dormant account (after its owner reset the password)."""

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import bindparam, delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,18 +84,31 @@ def tables_from_tallies(
     return {scope: counts for scope, counts in tables.items() if counts}
 
 
+def _upsert(insert: Any) -> Any:
+    stmt = insert(t.risk_counts)
+    c = t.risk_counts.c
+    return stmt.on_conflict_do_update(
+        index_elements=[c.scope, c.key], set_={"count": c.count + stmt.excluded.count}
+    ).returning(c.scope, c.key, c.count)
+
+
+_UPSERT = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}
+_rc = t.risk_counts.c
+_SNAPSHOT = select(_rc.scope, _rc.key, _rc.count).where(
+    _rc.scope.in_(bindparam("scopes", expanding=True)),
+    _rc.key.in_(bindparam("keys", expanding=True)),
+)
+
+
 class RiskCounts:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     async def _bump(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(t.risk_counts).values(rows)
-        c = t.risk_counts.c
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[c.scope, c.key], set_={"count": c.count + stmt.excluded.count}
-        ).returning(c.scope, c.key, c.count)
-        return [(str(r[0]), str(r[1]), int(r[2])) for r in await self.conn.execute(upsert)]
+        # one statement built once per dialect, run over the rows (SQLAlchemy sends them as one
+        # multi-row upsert, without compiling a new statement for each number of rows)
+        upsert = _UPSERT[self.conn.dialect.name == "postgresql"]
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in await self.conn.execute(upsert, rows)]
 
     async def _bump_all(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
         out: list[tuple[str, str, int]] = []
@@ -134,10 +147,7 @@ class RiskCounts:
         keys = ["n", "users", *(_count_key(lv, v) for lv, v in pairs)]
         keys += [_distinct_key(level) for level in LEVELS]
         scope = _scope(user)
-        c = t.risk_counts.c
-        rows = await self.conn.execute(
-            select(c.scope, c.key, c.count).where(c.scope.in_([GLOBAL, scope]), c.key.in_(keys))
-        )
+        rows = await self.conn.execute(_SNAPSHOT, {"scopes": [GLOBAL, scope], "keys": keys})
         found = {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
         def get(s: str, key: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,6 +13,11 @@ from mamori.store import tables as t
 
 FLAG_KINDS = ("device", "network", "ip")
 
+
+_c = t.risk_flags.c
+_MATCHING = select(_c.kind, _c.value).where(
+    _c.account_id == bindparam("account_id"), _c.value.in_(bindparam("values", expanding=True))
+)
 
 class RiskFlags:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -37,11 +42,8 @@ class RiskFlags:
         pairs = [(k, v[:128]) for k, v in candidates.items() if v and k in FLAG_KINDS]
         if not pairs:
             return []
-        c = t.risk_flags.c
         rows = await self.conn.execute(
-            select(c.kind, c.value).where(
-                c.account_id == account_id, c.value.in_([v for _, v in pairs])
-            )
+            _MATCHING, {"account_id": account_id, "values": [v for _, v in pairs]}
         )
         found = {(str(r[0]), str(r[1])) for r in rows}
         return [k for k, v in pairs if (k, v) in found]

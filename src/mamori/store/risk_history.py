@@ -87,6 +87,9 @@ def _entry(row: Row[Any]) -> HistoryEntry:
     )
 
 
+# built once: constructing a statement costs more than running it
+_ADD = t.risk_history.insert().returning(t.risk_history.c.id)
+
 class RiskHistory:
     """Rows of `risk_history`, on the transaction's connection."""
 
@@ -104,20 +107,19 @@ class RiskHistory:
         """Insert one login (pass it through `fit` first); returns the row id."""
         f = features
         result = await self.conn.execute(
-            t.risk_history.insert()
-            .values(
-                account_id=account_id,
-                at=at,
-                ip=f.ip,
-                network=f.network,
-                country=f.country,
-                ua=f.ua,
-                browser=f.browser,
-                os=f.os,
-                device_type=f.device_type,
-                device_id=f.device_id,
-            )
-            .returning(t.risk_history.c.id)
+            _ADD,
+            {
+                "account_id": account_id,
+                "at": at,
+                "ip": f.ip,
+                "network": f.network,
+                "country": f.country,
+                "ua": f.ua,
+                "browser": f.browser,
+                "os": f.os,
+                "device_type": f.device_type,
+                "device_id": f.device_id,
+            },
         )
         return int(result.scalar_one())
 

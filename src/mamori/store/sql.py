@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -45,8 +46,15 @@ class Store:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[Tx]:
+    async def begin(self, *, offload: bool = False) -> AsyncIterator[Tx]:
+        """One transaction. On SQLite its statements run on the event loop (they take
+        microseconds; a hand-off to a thread costs far more) unless `offload` is set, for
+        transactions that may read many rows (reports, scans, jobs); a write that has to wait
+        for another writer always waits in a worker thread."""
         async with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                raw = await conn.get_raw_connection()
+                raw.driver_connection.inline = not offload  # type: ignore[union-attr]
             tx = Tx(conn, webhook=self.webhook)
             yield tx
         metrics.count_events(tx.events.added)  # committed
@@ -65,27 +73,97 @@ def create_store(url: str, *, webhook: WebhookTarget | None = None) -> Store:
 
 
 class Tx:
+    """Repositories bound to one transaction's connection, each made on first use (a
+    transaction touches a few of them)."""
+
     def __init__(self, conn: AsyncConnection, *, webhook: WebhookTarget | None = None) -> None:
         self.conn = conn
-        self.webhooks = Webhooks(conn, webhook)
-        self.accounts = Accounts(conn)
-        self.audit = Audit(conn)
-        self.sessions = Sessions(conn)
-        self.events = Events(conn, webhooks=self.webhooks)
-        self.codes = Codes(conn)
-        self.outbox = Outbox(conn)
-        self.bans = Bans(conn)
-        self.devices = Devices(conn)
-        self.risk = RiskCounts(conn)
-        self.risk_history = RiskHistory(conn)
-        self.totp = TotpFactors(conn)
-        self.recovery = RecoveryCodes(conn)
-        self.challenges = Challenges(conn)
-        self.notices = Notices(conn)
-        self.risk_flags = RiskFlags(conn)
-        self.resets = Resets(conn)
-        self.operators = Operators(conn)
-        self.operator_sessions = OperatorSessions(conn)
-        self.operator_tokens = OperatorTokens(conn)
-        self.console = ConsoleQueries(conn)
-        self.incidents = Incidents(conn)
+        self._webhook = webhook
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self.conn, self._webhook)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.conn)
+
+    @cached_property
+    def audit(self) -> Audit:
+        return Audit(self.conn)
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        return Sessions(self.conn)
+
+    @cached_property
+    def events(self) -> Events:
+        return Events(self.conn, webhooks=self.webhooks)
+
+    @cached_property
+    def codes(self) -> Codes:
+        return Codes(self.conn)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.conn)
+
+    @cached_property
+    def bans(self) -> Bans:
+        return Bans(self.conn)
+
+    @cached_property
+    def devices(self) -> Devices:
+        return Devices(self.conn)
+
+    @cached_property
+    def risk(self) -> RiskCounts:
+        return RiskCounts(self.conn)
+
+    @cached_property
+    def risk_history(self) -> RiskHistory:
+        return RiskHistory(self.conn)
+
+    @cached_property
+    def totp(self) -> TotpFactors:
+        return TotpFactors(self.conn)
+
+    @cached_property
+    def recovery(self) -> RecoveryCodes:
+        return RecoveryCodes(self.conn)
+
+    @cached_property
+    def challenges(self) -> Challenges:
+        return Challenges(self.conn)
+
+    @cached_property
+    def notices(self) -> Notices:
+        return Notices(self.conn)
+
+    @cached_property
+    def risk_flags(self) -> RiskFlags:
+        return RiskFlags(self.conn)
+
+    @cached_property
+    def resets(self) -> Resets:
+        return Resets(self.conn)
+
+    @cached_property
+    def operators(self) -> Operators:
+        return Operators(self.conn)
+
+    @cached_property
+    def operator_sessions(self) -> OperatorSessions:
+        return OperatorSessions(self.conn)
+
+    @cached_property
+    def operator_tokens(self) -> OperatorTokens:
+        return OperatorTokens(self.conn)
+
+    @cached_property
+    def console(self) -> ConsoleQueries:
+        return ConsoleQueries(self.conn)
+
+    @cached_property
+    def incidents(self) -> Incidents:
+        return Incidents(self.conn)

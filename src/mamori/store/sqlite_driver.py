@@ -66,6 +66,8 @@ class Cursor:
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
         raw = self._conn._raw
         conn = self._conn
+        if conn.inline and (not _is_write(sql) or conn._try_writer_lock()):
+            return self._absorb(raw.execute(sql, parameters or ()))
 
         def work() -> Cursor:
             if _is_write(sql):
@@ -77,6 +79,8 @@ class Cursor:
     async def executemany(self, sql: str, seq_of_parameters: Sequence[Any]) -> Cursor:
         raw = self._conn._raw
         conn = self._conn
+        if conn.inline and (not _is_write(sql) or conn._try_writer_lock()):
+            return self._absorb(raw.executemany(sql, seq_of_parameters))
 
         def work() -> Cursor:
             if _is_write(sql):
@@ -114,6 +118,19 @@ class Connection:
         self._connection: sqlite3.Connection | None = raw
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else -1
         self._writing = False
+        # Run statements on the calling (event loop) thread: set per transaction by the store.
+        self.inline = False
+
+    def _try_writer_lock(self) -> bool:
+        """On the event loop: take the writer lock if it is free, without waiting."""
+        if self._lock_fd < 0 or self._writing:
+            return True
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._writing = True
+        return True
 
     def _take_writer_lock(self) -> None:
         """In the worker thread: wait (in the kernel) until no other writer holds the file."""
@@ -153,7 +170,10 @@ class Connection:
                 finally:
                     self._drop_writer_lock()
 
-            await _run(work)
+            if self.inline:
+                work()
+            else:
+                await _run(work)
 
     async def rollback(self) -> None:
         raw = self._raw
@@ -165,7 +185,10 @@ class Connection:
                 finally:
                     self._drop_writer_lock()
 
-            await _run(work)
+            if self.inline:
+                work()
+            else:
+                await _run(work)
 
     async def create_function(self, *args: Any, **kw: Any) -> None:
         raw = self._raw
