@@ -295,6 +295,31 @@ async def test_cap_is_enforced_when_recording(env: Env) -> None:
     assert snap.logins == 6
 
 
+async def test_cap_check_skipped_far_from_it_and_made_near_it(env: Env) -> None:
+    """With the account's history count passed in (the login's snapshot), the cap query only
+    runs once the account comes within CAP_MARGIN of the cap; then it trims everything."""
+    from mamori.flows.risk_store import CAP_MARGIN
+
+    rng = random.Random(35)
+    (alice,) = await accounts(env.services, 1)
+    cap = CAP_MARGIN + 4
+    store = env.store(max_logins=cap)
+    # told "0 logins so far" each time: far from the cap, so nothing is trimmed yet
+    for i in range(cap + 2):
+        await store.record(alice, random_login(rng), T0 + timedelta(minutes=i), history=0)
+    async with env.services.store.begin() as tx:
+        assert await tx.risk_history.count(alice) == cap + 2
+    # a count near the cap: the check runs and trims to the newest `cap`
+    await store.record(alice, random_login(rng), T0 + timedelta(hours=1), history=cap - 1)
+    async with env.services.store.begin() as tx:
+        assert await tx.risk_history.count(alice) == cap
+    kept = sorted(e.at for e in await history(env.services.store) if e.account_id == alice)
+    assert kept[-1] == T0 + timedelta(hours=1)
+    assert kept[0] == T0 + timedelta(minutes=3)
+    snap = await store.snapshot(alice, random_login(rng))
+    assert snap.own_logins == cap
+
+
 async def test_age_pruning_with_a_fixed_clock(env: Env, clock: FixedClock) -> None:
     rng = random.Random(32)
     users = await accounts(env.services, 3)

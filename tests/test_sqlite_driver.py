@@ -52,3 +52,73 @@ async def test_cursor_fetch_and_closed_connection(tmp_path: Path) -> None:
     await conn.close()
     with pytest.raises(ValueError, match="no active connection"):
         conn.cursor()
+
+
+async def test_inline_statements_and_a_waiting_writer_does_not_stall_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Store transactions run SQLite statements on the event loop, but a write that finds
+    another writer holding the lock waits in a worker thread: the loop keeps running."""
+    import asyncio
+    import threading
+
+    from mamori.store.sql import Store
+
+    store = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}"))
+    async with store.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    real_run = sqlite_driver._run
+
+    async def spy(fn: object) -> object:
+        seen.append(1)
+        return await real_run(fn)  # type: ignore[arg-type]
+
+    sqlite_driver._run = spy  # type: ignore[assignment]
+    try:
+        async with store.begin() as tx:  # inline: no hand-off at all
+            await tx.conn.execute(text("INSERT INTO t VALUES ('a', 1)"))
+            assert (await tx.conn.execute(text("SELECT v FROM t"))).scalar() == 1
+        assert seen == []
+        async with store.begin(offload=True) as tx:  # offloaded: every statement in a thread
+            assert (await tx.conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        assert seen
+        seen.clear()
+
+        holder_started = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with store.begin() as tx:
+                await tx.conn.execute(text("INSERT INTO t VALUES ('b', 2)"))
+                holder_started.set()
+                await release.wait()  # holds the writer lock across awaits
+
+        async def waiter() -> None:
+            await holder_started.wait()
+            async with store.begin() as tx:
+                await tx.conn.execute(text("INSERT INTO t VALUES ('c', 3)"))
+
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not release.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        async def let_go() -> None:
+            await asyncio.sleep(0.3)
+            release.set()
+
+        await asyncio.gather(holder(), waiter(), ticker(), let_go())
+        assert ticks >= 10, "the event loop stalled while a writer waited"
+        assert seen, "the waiting write did not go to a worker thread"
+        assert threading.get_ident() == loop_thread
+        async with store.begin() as tx:
+            rows = (await tx.conn.execute(text("SELECT k FROM t ORDER BY k"))).all()
+            assert [r[0] for r in rows] == ["a", "b", "c"]
+    finally:
+        sqlite_driver._run = real_run  # type: ignore[assignment]
+        await store.dispose()

@@ -55,7 +55,7 @@ async def _warn(svc: Services, *, now: datetime, warn_cutoff: datetime, batch: i
     last = func.coalesce(a.last_login_at, a.created_at)
     done = 0
     while True:
-        async with svc.store.begin() as tx:
+        async with svc.store.begin(offload=True) as tx:
             ids = [
                 int(r[0])
                 for r in await tx.conn.execute(
@@ -71,7 +71,7 @@ async def _warn(svc: Services, *, now: datetime, warn_cutoff: datetime, batch: i
                 )
             ]
         for account_id in ids:
-            async with svc.store.begin() as tx:
+            async with svc.store.begin(offload=True) as tx:
                 claimed = await tx.conn.execute(
                     update(t.accounts)
                     .where(a.id == account_id, a.dormant_warned_at.is_(None), last < warn_cutoff)
@@ -102,7 +102,7 @@ async def _suspend(svc: Services, *, now: datetime, cutoff: datetime, batch: int
     )
     done = 0
     while True:
-        async with svc.store.begin() as tx:
+        async with svc.store.begin(offload=True) as tx:
             ids = [
                 int(r[0])
                 for r in await tx.conn.execute(
@@ -110,7 +110,7 @@ async def _suspend(svc: Services, *, now: datetime, cutoff: datetime, batch: int
                 )
             ]
         for account_id in ids:
-            async with svc.store.begin() as tx:
+            async with svc.store.begin(offload=True) as tx:
                 claimed = await tx.conn.execute(
                     update(t.accounts)
                     .where(a.id == account_id, due)

@@ -11,9 +11,8 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import anyio.to_thread
 
 from mamori.errors import Overloaded
 
@@ -28,6 +27,9 @@ class HashGate:
         self.shed = 0
         self._high: deque[asyncio.Future[None]] = deque()
         self._low: deque[asyncio.Future[None]] = deque()
+        # its own threads, one per slot: a plain executor hand-off costs less than anyio's
+        # worker-thread machinery, and hashes never wait behind other blocking work
+        self._threads = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mamori-hash")
 
     @property
     def waiting(self) -> int:
@@ -36,7 +38,7 @@ class HashGate:
     async def run(self, fn: Callable[[], T], *, priority: bool) -> T:
         await self._acquire(priority)
         try:
-            return await anyio.to_thread.run_sync(fn)
+            return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
         finally:
             self._release()
 

@@ -276,7 +276,7 @@ async def _affected(
 
 async def analyze(svc: Services, incident_id: int) -> Analysis:
     """The incident with its sources, volumes, the two lists and the actions taken."""
-    async with svc.store.begin() as tx:
+    async with svc.store.begin(offload=True) as tx:
         incident = await tx.incidents.get(incident_id)
         if incident is None:
             raise NotFound("incident", str(incident_id))

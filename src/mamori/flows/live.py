@@ -76,13 +76,13 @@ async def live_view(svc: Services, *, range_name: str = "hour") -> LiveView:
     counts = {k: [0] * n for k in SERIES}
 
     async def read_activity() -> Activity:
-        async with svc.store.begin() as tx:
+        async with svc.store.begin(offload=True) as tx:
             return await tx.console.activity(
                 since=since, until=until, group_seconds=60 if bucket < 3600 else 3600
             )
 
     async def read_top() -> tuple[TopLists, list[Ban]]:
-        async with svc.store.begin() as tx:
+        async with svc.store.begin(offload=True) as tx:
             top = await tx.console.top(since=since, until=until, limit=TOP_LIMIT)
             return top, await tx.bans.active(now=now)
 

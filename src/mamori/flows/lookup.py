@@ -39,7 +39,7 @@ async def search(svc: Services, query: str) -> SearchResult:
     if not q:
         return SearchResult(query="", kind="", hits=[])
     ip = normalize_ip(q) if any(ch in q for ch in ".:") and "@" not in q else None
-    async with svc.store.begin() as tx:
+    async with svc.store.begin(offload=True) as tx:
         if ip is not None:
             return SearchResult(
                 query=q, kind="ip", hits=await tx.console.accounts_by_ip(ip, limit=SEARCH_LIMIT)
@@ -64,7 +64,7 @@ class AccountRecord:
 
 
 async def find(svc: Services, account_id: int) -> Account:
-    async with svc.store.begin() as tx:
+    async with svc.store.begin(offload=True) as tx:
         account = await tx.accounts.get(account_id)
     if account is None:
         raise NotFound("account", str(account_id))
@@ -73,7 +73,7 @@ async def find(svc: Services, account_id: int) -> Account:
 
 async def account_record(svc: Services, account_id: int) -> AccountRecord:
     now = svc.clock.now()
-    async with svc.store.begin() as tx:
+    async with svc.store.begin(offload=True) as tx:
         account = await tx.accounts.get(account_id)
         if account is None:
             raise NotFound("account", str(account_id))

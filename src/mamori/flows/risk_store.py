@@ -173,7 +173,7 @@ class SQLRiskStore:
             return 0
         total = 0
         while True:
-            async with self._store.begin() as tx:
+            async with self._store.begin(offload=True) as tx:
                 taken = await tx.risk_history.take_older_than(cutoff, limit=batch)
                 if taken:
                     await tx.risk.forget_many(_logins(taken))
@@ -184,7 +184,7 @@ class SQLRiskStore:
     async def rebuild(self) -> int:
         """Exact even while logins are recorded: `clear` holds off every counter writer until
         the recount commits."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(offload=True) as tx:
             await tx.risk.clear()
             logins, tallies = await tx.risk_history.tallies()
             await tx.risk.load(tables_from_tallies(logins, tallies))
@@ -245,7 +245,7 @@ class RedisRiskStore:
         while True:
             # rows deleted (committed) first, then forgotten in Redis: a crash in between
             # leaves counts too high, never a double decrement
-            async with self._store.begin() as tx:
+            async with self._store.begin(offload=True) as tx:
                 taken = await tx.risk_history.take_older_than(cutoff, limit=batch)
             if taken:
                 await self._counts.forget_many(_logins(taken))
@@ -259,7 +259,7 @@ class RedisRiskStore:
         Not synchronized with concurrent logins: one recorded or pruned while the recount runs
         may be miscounted until the next rebuild. Run it when the service is quiet (or accept
         that small error)."""
-        async with self._store.begin() as tx:
+        async with self._store.begin(offload=True) as tx:
             logins, tallies = await tx.risk_history.tallies()
         await self._counts.replace_all(tables_from_tallies(logins, tallies))
         return sum(logins.values())
