@@ -666,7 +666,8 @@ def report(result: dict[str, Any]) -> None:
         f"{bound['hash_cpu_ms']:.1f} ms CPU per verification)"
     )
     print(
-        f"  logins   {logins['per_s']:7.1f} /s  ({settings['browsers']} browsers; {logins['ok']} x 200 in "
+        f"  logins   {logins['per_s']:7.1f} /s  ({settings['browsers']} browsers; "
+        f"{logins['ok']} x 200 in "
         f"{logins['window_s']:.1f} s, {logins['errors']} errors"
         + (f" {logins['error_kinds']}" if logins["error_kinds"] else "")
         + ")"

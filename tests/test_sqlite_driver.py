@@ -120,5 +120,5 @@ async def test_inline_statements_and_a_waiting_writer_does_not_stall_the_loop(
             rows = (await tx.conn.execute(text("SELECT k FROM t ORDER BY k"))).all()
             assert [r[0] for r in rows] == ["a", "b", "c"]
     finally:
-        sqlite_driver._run = real_run  # type: ignore[assignment]
+        sqlite_driver._run = real_run
         await store.dispose()
