@@ -34,7 +34,7 @@ test: $(DEVSTAMP)
 	$(VENV)/bin/pytest -q
 
 bench: $(DEVSTAMP)
-	$(PY) bench/login_throughput.py
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
