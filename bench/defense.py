@@ -716,6 +716,11 @@ def server_env(database: Path, port: int) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # extra server settings for experiments, e.g. MAMORI_BENCH_SERVER_ENV="MAMORI_HASH_QUEUE=8"
+    for item in os.environ.get("MAMORI_BENCH_SERVER_ENV", "").split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep and key.startswith("MAMORI_"):
+            env[key] = value
     return env
 
 

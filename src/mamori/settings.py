@@ -103,9 +103,6 @@ class Settings:
     ban_cache_seconds: float = 2.0
     hash_concurrency: int = 0  # 0: one per CPU core
     hash_queue: int = 64
-    # `mamori serve` workers: how many nice steps (Linux) below the hashing threads their event
-    # loop runs, so that under a flood the logins' hashes keep their CPU (0: same priority)
-    serve_loop_nice: int = 5
     device_cookie_days: int = 400
     operator_token: str = field(default="", repr=False)  # static token for /api/v1/admin
     # risk-based login (issue: risk and two-step); thresholds are likelihood ratios

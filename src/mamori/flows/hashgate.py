@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,14 +30,6 @@ class HashGate:
         # its own threads, one per slot: a plain executor hand-off costs less than anyio's
         # worker-thread machinery, and hashes never wait behind other blocking work
         self._threads = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mamori-hash")
-
-    def prestart(self) -> None:
-        """Start every hashing thread now: threads take the scheduling priority of the thread
-        that starts them, so this runs before the event loop's priority is lowered."""
-        ready = threading.Barrier(self.slots + 1)
-        for _ in range(self.slots):
-            self._threads.submit(ready.wait, 5.0)
-        ready.wait(5.0)
 
     @property
     def waiting(self) -> int:

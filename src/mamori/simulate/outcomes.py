@@ -5,8 +5,8 @@ Pure: records in, numbers out. Times are simulated seconds from the run's start.
 Definitions (docs/simulate.md has the long form):
 - takeover: an attacker got a session (the answer set one and `GET /me` then answered 200).
 - credentials confirmed: a valid pair (the user's current password) whose answer class is one
-  the server never gave to a wrong password anywhere in the run (attackers' and legitimate
-  users' wrong passwords alike). Counted per account.
+  the server never gave to a wrong password anywhere in the run (attackers', legitimate users'
+  and the runner's three probes' wrong passwords alike). Counted per account.
 - reached the hash: the answer class proves the password was checked (target-specific:
   `Target.reached_hash`); refused early: banned, locked or denied before any hashing.
 - detected: the first incident the detector opened from the campaign's start to 120 s after
@@ -15,8 +15,10 @@ Definitions (docs/simulate.md has the long form):
   90% of the campaign's attempts were refused that way.
 - legitimate friction: each legitimate login (a whole flow: typo, reset, second step) ends
   `ok` (no second step), `challenged` (a second step, passed or not), `locked`, `blocked`,
-  `denied`, `shed`, `reset_required` or `failed`. A user is "locked by an attacker" when a login
-  answered `temporarily_locked`/`locked` on a login ID some campaign had tried before.
+  `denied`, `shed`, `reset_required` or `failed`. A user is "locked out by an attacker" when a
+  login answered `temporarily_locked`/`locked` on a login ID some campaign had tried before, or
+  was refused for a banned source (`blocked`) after the first campaign began: only attacks make
+  bans in a run.
 - owners notified: of the accounts a campaign tried, those that received a message caused by
   the campaign: one naming a campaign address (codes and notices by email carry the IP), or a
   text message (no IP in SMS) within `2 * compress` simulated seconds after a campaign attempt
@@ -163,7 +165,7 @@ class CampaignOutcome:
     first_block_after: float | None
     blocked90_after: float | None
     bans: dict[str, int]  # bans on the campaign's sources, by kind
-    owners_notified: int
+    owners_notified: int | None  # None: the target has no outbox to tell
     latency_valid_ms: float | None  # median answer time, valid pairs
     latency_invalid_ms: float | None  # median answer time, wrong pairs
 
@@ -190,9 +192,14 @@ class LegitOutcome:
     total: FrictionRow
     by_type: tuple[FrictionRow, ...]
     by_frequency: tuple[FrictionRow, ...]
-    users_locked_by_attacker: tuple[str, ...]
+    users_locked_by_attacker: tuple[str, ...]  # a lock on a login ID an attacker had tried
+    users_blocked_by_attack: tuple[str, ...]  # refused for a banned source once attacks began
     users_locked: tuple[str, ...]
     users_blocked: tuple[str, ...]
+
+    @property
+    def users_locked_out_by_attacks(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.users_locked_by_attacker, *self.users_blocked_by_attack}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,13 +241,17 @@ def _source_match(ban: BanRecord, sources: set[str], networks: set[str]) -> bool
 
 def blocked90(attempts: Sequence[AttackRecord], start: float) -> float | None:
     """Simulated seconds from `start` to the earliest attempt from which on at least 90% of the
-    campaign's attempts were refused for a banned source; None if never."""
+    campaign's attempts were refused for a banned source; None if never (a refusal among the
+    last few attempts, fewer than max(5, 5%) of them, does not count as a block)."""
     ordered = sorted(attempts, key=lambda a: a.at)
     n = len(ordered)
+    least = max(5, round(0.05 * n))
     refused_after = [0] * (n + 1)
     for i in range(n - 1, -1, -1):
         refused_after[i] = refused_after[i + 1] + (ordered[i].cls == BAN_CLASS)
     for i, a in enumerate(ordered):
+        if n - i < least:
+            break
         if a.cls == BAN_CLASS and refused_after[i] >= 0.9 * (n - i):
             return max(0.0, a.at - start)
     return None
@@ -253,7 +264,7 @@ def campaign_outcome(
     wrong_classes: set[str],
     bans: Sequence[BanRecord],
     incidents: Sequence[IncidentRecord],
-    mails: Sequence[MailRecord],
+    mails: Sequence[MailRecord] | None,
     compress: float,
 ) -> CampaignOutcome:
     # the attack starts with its first request (it may have been scheduled earlier and sent
@@ -281,7 +292,7 @@ def campaign_outcome(
             challenged_at[a.user].append(a.at)
     window = 2 * compress
     notified = set()
-    for m in mails:
+    for m in mails or ():
         if m.user not in tried or m.at < start or m.used_by_owner:
             continue
         if set(m.ips) & sources or (
@@ -306,7 +317,7 @@ def campaign_outcome(
         first_block_after=max(0.0, min(first_block)) if first_block else None,
         blocked90_after=blocked90(attempts, start),
         bans=dict(ban_kinds),
-        owners_notified=len(notified),
+        owners_notified=len(notified) if mails is not None else None,
         latency_valid_ms=_median_ms([a.latency for a in valid if a.reached_hash]),
         latency_invalid_ms=_median_ms(
             [a.latency for a in attempts if not a.valid and a.reached_hash]
@@ -328,6 +339,10 @@ def legit_outcome(legit: Sequence[LegitRecord], attempts: Sequence[AttackRecord]
     by_attacker = sorted(
         {r.login_id for r in locked if first_tried.get(r.login_id.casefold(), 1e18) <= r.at}
     )
+    attacks_began = min((a.sent for a in attempts), default=1e18)
+    blocked_by_attack = sorted(
+        {r.login_id for r in legit if r.result == "blocked" and r.at >= attacks_began}
+    )
     types: dict[str, list[LegitRecord]] = defaultdict(list)
     freqs: dict[str, list[LegitRecord]] = defaultdict(list)
     for r in legit:
@@ -339,6 +354,7 @@ def legit_outcome(legit: Sequence[LegitRecord], attempts: Sequence[AttackRecord]
         by_type=tuple(_row(k, types[k]) for k in type_order if k in types),
         by_frequency=tuple(_row(k, freqs[k]) for k in ("daily", "weekly", "monthly") if k in freqs),
         users_locked_by_attacker=tuple(by_attacker),
+        users_blocked_by_attack=tuple(blocked_by_attack),
         users_locked=tuple(sorted({r.login_id for r in locked})),
         users_blocked=tuple(sorted({r.login_id for r in legit if r.result == "blocked"})),
     )
@@ -383,11 +399,14 @@ def goals(campaigns: Sequence[CampaignOutcome], legit: LegitOutcome) -> tuple[Go
             f"{challenged:.2%} ({total.count('challenged')} of {total.logins})",
         )
     )
+    out_by = legit.users_locked_out_by_attacks
     out.append(
         Goal(
             "no legitimate user locked out by an attacker",
-            not legit.users_locked_by_attacker,
-            f"{len(legit.users_locked_by_attacker)} users",
+            not out_by,
+            f"{len(out_by)} users ({len(legit.users_locked_by_attacker)} locked on a login ID "
+            f"an attacker tried, {len(legit.users_blocked_by_attack)} refused for a source "
+            "banned during the attack)",
         )
     )
     for c in campaigns:
@@ -427,7 +446,7 @@ def compute(
     *,
     bans: Sequence[BanRecord] = (),
     incidents: Sequence[IncidentRecord] = (),
-    mails: Sequence[MailRecord] = (),
+    mails: Sequence[MailRecord] | None = (),
     compress: float = 1.0,
 ) -> Outcomes:
     wrong = wrong_password_classes(records)

@@ -73,6 +73,13 @@ def _category(cls: str, reached: bool) -> str:
     return "other"
 
 
+def _names(names: Sequence[str], most: int = 8) -> str:
+    if not names:
+        return "0"
+    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+    return f"{len(names)} ({shown})"
+
+
 def _classes(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "—"
 
@@ -100,13 +107,16 @@ def campaign_table(
     for scenario, c in rows:
         prefix = f"| {scenario} " if with_scenario else ""
         bans = f"{c.bans.get('ip', 0)}/{c.bans.get('cidr', 0)}/{c.bans.get('network', 0)}"
+        notified = (
+            "n/a" if c.owners_notified is None else f"{c.owners_notified} of {c.accounts_tried}"
+        )
         lines.append(
             f"{prefix}| {c.name} | {c.kind} | {c.attempts} | {c.valid_attempts} | "
             f"{c.accounts_tried} | {c.takeovers} | {c.confirmed} | "
             f"{c.reached_hash} ({_pct(c.reached_hash, c.attempts)}) | "
             f"{c.refused_early} ({_pct(c.refused_early, c.attempts)}) | {c.shed} | "
             f"{_s(c.detected_after)} | {_s(c.first_block_after)} | {_s(c.blocked90_after)} | "
-            f"{bans} | {c.owners_notified} of {c.accounts_tried} |"
+            f"{bans} | {notified} |"
         )
     return lines
 
@@ -300,8 +310,8 @@ def _facts(result: RunResult) -> list[str]:
         f"- Population: {result.population_size} users; {len(result.legit)} legitimate logins, "
         f"{len(result.attacks)} attack attempts, {len(result.records)} login requests in all",
         f"- Time: {s.run.duration:g} simulated s in {result.real_seconds:.0f} real s "
-        f"(compressed x{result.compress:g}); events started late by p50 {lag['p50']:g} / p95 "
-        f"{lag['p95']:g} / max {lag['max']:g} simulated s",
+        f"(compressed x{result.compress:g}); answers came after their planned moment by p50 "
+        f"{lag['p50']:g} / p95 {lag['p95']:g} / max {lag['max']:g} simulated s",
     ]
 
 
@@ -342,14 +352,12 @@ def scenario_markdown(result: RunResult, *, plots: dict[str, str]) -> str:
         "",
         *friction_table([*legit.by_frequency, legit.total], "frequency"),
         "",
-        f"- Users locked out by an attacker: {len(legit.users_locked_by_attacker)}"
-        + (
-            f" ({', '.join(legit.users_locked_by_attacker)})"
-            if legit.users_locked_by_attacker
-            else ""
-        ),
+        f"- Users locked out by an attacker: {len(legit.users_locked_out_by_attacks)}: "
+        f"{_names(legit.users_locked_by_attacker)} locked on a login ID an attacker had tried; "
+        f"{_names(legit.users_blocked_by_attack)} refused because their address or network "
+        "was banned during the attack",
         f"- Users locked at all: {len(legit.users_locked)}; users refused for a banned "
-        f"source: {len(legit.users_blocked)}",
+        f"source at all: {len(legit.users_blocked)}",
         "",
     ]
     if "friction" in plots:
@@ -402,7 +410,7 @@ def suite_goals(results: Sequence[RunResult]) -> list[Goal]:
             items.append(dataclasses.replace(g, name=f"{r.scenario.name} / {g.name}"))
         rows.append(r.outcomes.legit.total)
         locked_by_attacker += [
-            f"{r.scenario.name}:{u}" for u in r.outcomes.legit.users_locked_by_attacker
+            f"{r.scenario.name}:{u}" for u in r.outcomes.legit.users_locked_out_by_attacks
         ]
     total = merge_rows(rows)[0] if rows else FrictionRow("all", 0, {})
     share = total.share("challenged")
@@ -417,8 +425,8 @@ def suite_goals(results: Sequence[RunResult]) -> list[Goal]:
         Goal(
             "no legitimate user locked out by an attacker (all scenarios)",
             not locked_by_attacker,
-            f"{len(locked_by_attacker)} users"
-            + (f": {', '.join(locked_by_attacker)}" if locked_by_attacker else ""),
+            f"{_names(locked_by_attacker)} users (locked on an attacked login ID, or refused "
+            "for a source banned during the attack)",
         )
     )
     return items

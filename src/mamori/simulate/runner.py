@@ -4,7 +4,8 @@ concurrently, on a clock running `compress` times faster than real time.
 Every planned event is a task that sleeps until its moment (simulated seconds / k after the
 start) and then acts through its own browser. Requests in flight are bounded by the shared
 connection pool (`RunSpec.concurrency`); when the server (or this machine) is slower than the
-schedule, events start late, and the lateness is recorded and reported (`lag`).
+schedule, requests wait and answers come late: every record is timed by its answer, and the
+delay between an event's planned moment and its first answer is reported (`lag`).
 
 Against Mamori with an operator token, a monitor polls `/api/v1/admin/bans` and `/defense`
 every half real second (bans carry their creation time, so the poll interval does not blur
@@ -29,7 +30,7 @@ from mamori.simulate import campaigns as campaign_plans
 from mamori.simulate import outcomes
 from mamori.simulate.browser import Browser
 from mamori.simulate.campaigns import Attempt, CampaignPlan
-from mamori.simulate.networks import Catalog, user_agent
+from mamori.simulate.networks import Catalog, attacker_agent, user_agent
 from mamori.simulate.outcomes import (
     AttackRecord,
     BanRecord,
@@ -143,7 +144,8 @@ class Runner:
         self.http = http
         self.log = log or (lambda _m: None)
         run = scenario.run
-        self.rng = random.Random(run.seed)
+        # the scenario's name joins the seed: scenarios sharing [run].seed still differ
+        self.rng = random.Random(f"{run.seed}:{scenario.name}")
         used = set(seeded.population.used_ips)
         self.population: Population = with_travellers(
             seeded.population, scenario.legit, catalog, self.rng
@@ -155,10 +157,15 @@ class Runner:
         )
         self.plans: list[CampaignPlan] = [
             campaign_plans.plan(
-                spec, self.population, catalog, random.Random(run.seed * 1009 + i), used=used
+                spec,
+                self.population,
+                catalog,
+                random.Random(f"{run.seed}:{scenario.name}:{i}"),
+                used=used,
             )
             for i, spec in enumerate(scenario.campaigns)
         ]
+        self.probes = self._plan_probes(random.Random(f"{run.seed}:{scenario.name}:probe"), used)
         self.passwords = [u.password for u in self.users]
         self.devices: dict[str, Browser] = {}
         base = getattr(target, "base_url", "")
@@ -268,6 +275,30 @@ class Runner:
         if isinstance(self.target, PeerTarget):
             return self.target.totp(user.login_id)
         return None
+
+    # ---- the reference: what a wrong password gets -----------------------------------------
+
+    def _plan_probes(self, rng: random.Random, used: set[str]) -> list[tuple[int, str, str]]:
+        """Three wrong passwords from fresh browsers (a data center, a Japanese home line, a
+        consumer network abroad) on accounts no campaign tries: what the server answers a wrong
+        password, so that an answer only right passwords get can be told ("confirmed")."""
+        tried = {v for p in self.plans for v in p.victims}
+        spare = [u.index for u in self.users if u.index not in tried] or [0]
+        pools = [
+            self.catalog.pick_pool(rng, "datacenter"),
+            self.catalog.pick_pool(rng, "home", country="JP"),
+            self.catalog.pick_pool(rng, "residential", exclude="JP"),
+        ]
+        return [
+            (rng.choice(spare), self.catalog.address(rng, pool, used=used), attacker_agent(rng))
+            for pool in pools
+        ]
+
+    async def _probe(self, user: int, ip: str, agent: str) -> None:
+        browser = Browser(self.http, self.result.base_url, user_agent=agent, ip=ip, name="probe")
+        rng = random.Random(ip)
+        u = self.users[user]
+        await self._login("probe", browser, u.login_id, typo_of(self.passwords[user], rng), user)
 
     # ---- the population ------------------------------------------------------------------
 
@@ -516,7 +547,8 @@ class Runner:
         self.clock = SimClock(run.compress)
         stop = asyncio.Event()
         monitor = asyncio.create_task(self._monitor(stop))
-        tasks = [asyncio.create_task(self._legit(p)) for p in self.legit_plan]
+        tasks = [asyncio.create_task(self._probe(*p)) for p in self.probes]
+        tasks += [asyncio.create_task(self._legit(p)) for p in self.legit_plan]
         tasks += [asyncio.create_task(self._attack(a)) for p in self.plans for a in p.attempts]
         started = time.monotonic()
         try:
@@ -540,14 +572,15 @@ class Runner:
             r.records,
             bans=r.bans,
             incidents=r.incidents,
-            mails=r.mails,
+            mails=r.mails if self.target.has_outbox else None,
             compress=run.compress,
         )
         lag = r.lag_summary()
         if lag["p95"] > 30:
             r.notes.append(
-                f"events started late (p95 {lag['p95']:g} simulated s, max {lag['max']:g} s): "
-                "the server or this machine could not keep the schedule at this compression"
+                f"answers came late (p95 {lag['p95']:g} simulated s after their planned moment, "
+                f"max {lag['max']:g} s): the server or this machine could not keep the schedule "
+                "at this compression, so times in this run are stretched"
             )
         return r
 

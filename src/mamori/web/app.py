@@ -43,7 +43,6 @@ from mamori.web import (
 from mamori.web.errors import error_response, status_for
 from mamori.web.gate import BanGate
 from mamori.web.security import SecurityMiddleware
-from mamori.web.server import favour_hashing
 
 log = logging.getLogger("mamori.web")
 HERE = Path(__file__).parent
@@ -71,7 +70,6 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        favour_hashing(services.gate.prestart, settings.serve_loop_nice)
         tasks = []
         if settings.detector_interval_seconds > 0:
             tasks.append(

@@ -22,9 +22,7 @@ import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -32,26 +30,6 @@ from mamori.logs import configure_logging, uvicorn_log_config
 from mamori.metrics import MULTIPROC_ENV
 
 APP = "mamori.web.asgi:app_from_env"
-# set in `mamori serve` processes (not in the in-process apps of tests)
-SERVE_ENV = "MAMORI_SERVE_PROCESS"
-
-
-def favour_hashing(start_hash_threads: Callable[[], None], nice: int) -> bool:
-    """In a `mamori serve` process: start the hashing threads, then lower the calling (event
-    loop) thread's scheduling priority by `nice` steps. Under a flood the loop answers
-    rejections with every CPU cycle it gets; at a lower priority than the hashing threads, a
-    login's hash still gets its core, so legitimate logins are not slowed to the flood's pace
-    (and with idle CPUs nothing changes). Linux only (per-thread nice); elsewhere a no-op.
-    Returns whether the priority was lowered."""
-    if nice <= 0 or os.environ.get(SERVE_ENV) != "1" or not sys.platform.startswith("linux"):
-        return False
-    start_hash_threads()
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + nice))
-    except OSError:
-        return False
-    return True
 
 
 def _uvicorn_options(*, dev: bool, log_format: str = "text") -> dict[str, Any]:
@@ -80,7 +58,6 @@ def _worker(host: str, port: int, dev: bool, log_format: str = "text") -> None:
     import uvicorn
 
     configure_logging(log_format)
-    os.environ[SERVE_ENV] = "1"
     sock = _listen(host, port)
     config = uvicorn.Config(APP, **_uvicorn_options(dev=dev, log_format=log_format))
     uvicorn.Server(config).run(sockets=[sock])
@@ -91,7 +68,6 @@ def serve(*, host: str, port: int, workers: int, dev: bool, log_format: str = "t
 
     configure_logging(log_format)
     if workers <= 1:
-        os.environ[SERVE_ENV] = "1"
         uvicorn.run(APP, host=host, port=port, **_uvicorn_options(dev=dev, log_format=log_format))
         return 0
     _listen(host, port).close()  # fail fast (port taken, bad address) before forking anything
