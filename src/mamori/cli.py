@@ -737,7 +737,7 @@ def simulate_cmd(
         str, typer.Argument(help="a scenario or suite TOML file, or a shipped one: default, smoke")
     ],
     out: Annotated[str, typer.Option(help="report directory (report.md, results.json, PNGs)")] = (
-        "simulation"
+        "var/simulation"
     ),
     target: Annotated[
         str | None,

@@ -73,11 +73,13 @@ def _category(cls: str, reached: bool) -> str:
     return "other"
 
 
-def _names(names: Sequence[str], most: int = 8) -> str:
-    if not names:
-        return "0"
-    shown = ", ".join(names[:most]) + (", ..." if len(names) > most else "")
-    return f"{len(names)} ({shown})"
+def _list(names: Sequence[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
+def _names(names: Sequence[str]) -> str:
+    """ "3 (a, b, c)", or "0"."""
+    return f"{len(names)} ({_list(names)})" if names else "0"
 
 
 def _classes(counts: dict[str, int]) -> str:
@@ -352,10 +354,10 @@ def scenario_markdown(result: RunResult, *, plots: dict[str, str]) -> str:
         "",
         *friction_table([*legit.by_frequency, legit.total], "frequency"),
         "",
-        f"- Users locked out by an attacker: {len(legit.users_locked_out_by_attacks)}: "
-        f"{_names(legit.users_locked_by_attacker)} locked on a login ID an attacker had tried; "
-        f"{_names(legit.users_blocked_by_attack)} refused because their address or network "
-        "was banned during the attack",
+        f"- Users locked out by an attacker: {len(legit.users_locked_out_by_attacks)}. Locked "
+        f"on a login ID an attacker had tried: {_names(legit.users_locked_by_attacker)}. "
+        "Refused because their address or network was banned during the attack: "
+        f"{_names(legit.users_blocked_by_attack)}.",
         f"- Users locked at all: {len(legit.users_locked)}; users refused for a banned "
         f"source at all: {len(legit.users_blocked)}",
         "",
@@ -425,8 +427,9 @@ def suite_goals(results: Sequence[RunResult]) -> list[Goal]:
         Goal(
             "no legitimate user locked out by an attacker (all scenarios)",
             not locked_by_attacker,
-            f"{_names(locked_by_attacker)} users (locked on an attacked login ID, or refused "
-            "for a source banned during the attack)",
+            f"{len(locked_by_attacker)} users (locked on a login ID an attacker tried, or "
+            "refused for a source banned during the attack)"
+            + (f": {_list(locked_by_attacker)}" if locked_by_attacker else ""),
         )
     )
     return items

@@ -66,6 +66,9 @@ UNCOMPRESSED_NOTES = (
     'each server process re-reads the shared "under attack" state at most once a real '
     "second, i.e. once every k simulated seconds",
     "password-reset limits count per real hour",
+    "the server's own processing time (detector ticks, transactions under load, request "
+    "latency) is real time and counts k times in simulated time: detection and block times "
+    "are upper bounds, closer to real at a lower k",
 )
 
 
