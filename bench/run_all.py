@@ -108,6 +108,12 @@ def run(bench: Bench, out: Path) -> Ran:
     return Ran(bench, code, time.monotonic() - started, output)
 
 
+def reuse(bench: Bench, out: Path) -> Ran:
+    output = (out / f"{bench.name}.txt").read_text()
+    print(f"\n=== {bench.name}: reused {out / bench.name}.txt", flush=True)
+    return Ran(bench, 0, 0.0, output)
+
+
 def section(results: list[Ran], machine: dict[str, object], total: float, out: Path) -> str:
     parts = [
         BEGIN,
@@ -176,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     parser.add_argument("--only", action="append", help="run only these benchmarks (by name)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        help="take this benchmark's output from an earlier run's <out>/<name>.txt",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -185,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--only takes among: {known}")
     machine = machine_info()
     started = time.monotonic()
-    results = [run(bench, out) for bench in selected]
+    results = [
+        reuse(bench, out) if bench.name in args.reuse else run(bench, out) for bench in selected
+    ]
     total = time.monotonic() - started
     if not args.no_docs:
         write_docs(section(results, machine, total, out))
