@@ -421,8 +421,14 @@ async def test_subnet_failing_above_its_baseline_is_throttled_without_an_attack(
     assert ban is not None
     assert ban.reason == "cidr_failure_rate"
     assert ban.details["evidence"]["failures"] == 35
+    # the owner's own browser (bound at the logins above) still logs in from that subnet ...
+    assert (await login(web, "regular", PASSWORD, "198.51.100.200")).status_code == 200
+    # ... a browser without its device cookie does not
+    device = web.cookies.get("__Host-mamori_device")
+    web.cookies.clear()
     assert (await login(web, "regular", PASSWORD, "198.51.100.200")).status_code == 429
     assert (await login(web, "regular", PASSWORD, "203.0.113.77")).status_code == 200
+    assert device
 
 
 async def test_ban_gate_answers_before_the_app_in_both_languages(
@@ -455,3 +461,76 @@ async def test_ban_gate_answers_before_the_app_in_both_languages(
     )
     # other routes stay usable from that address (the gate guards authentication only)
     assert (await web.get("/login", headers=xff("192.0.2.99"))).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["network", "cidr"])
+async def test_detector_subnet_and_network_bans_spare_the_owners_browser(
+    database_url: str, clock: FixedClock, kind: str
+) -> None:
+    """A ban the detector put on a whole network or subnet (residential proxies share ISPs with
+    real users) does not lock out an owner logging in from their own bound browser; a browser
+    bound to another account, no cookie, a forged cookie, an operator's ban or a single-address
+    ban still get 429."""
+    svc = await clean(
+        make_services(
+            database_url,
+            clock=clock,
+            two_step_default_mode=TWO_STEP,
+            trusted_proxies=("127.0.0.1/32",),
+        )
+    )
+    value = "kddi corporation" if kind == "network" else "203.0.113.0/24"
+    async with client_for(svc, "127.0.0.1") as alice_browser, client_for(svc, "127.0.0.1") as other:
+        await make_account(other, "bob")
+        r = await signup(alice_browser, "alice")  # this browser becomes alice's known device
+        assert r.status_code == 201
+        assert (await login(alice_browser, "alice", PASSWORD, "203.0.113.10")).status_code == 200
+        device = alice_browser.cookies.get("__Host-mamori_device")
+        assert device
+        async with svc.store.begin() as tx:
+            await tx.bans.upsert(
+                kind=kind,
+                value=value,
+                reason="stuffing",
+                origin="rule",
+                now=clock.now(),
+                expires_at=clock.now() + timedelta(hours=1),
+            )
+        await svc.defender.bans.refresh(force=True)
+        alice_browser.cookies.clear()
+        own = {"cookie": f"__Host-mamori_device={device}", **xff("203.0.113.77")}
+        body = {"login_id": "alice", "password": PASSWORD}
+        assert (await alice_browser.post(LOGIN, json=body, headers=own)).status_code == 200
+        alice_browser.cookies.clear()
+        # the same browser for another account, no cookie, a forged cookie: still refused
+        wrong = {"login_id": "bob", "password": PASSWORD}
+        assert (await alice_browser.post(LOGIN, json=wrong, headers=own)).status_code == 429
+        assert (await login(other, "alice", PASSWORD, "203.0.113.77")).status_code == 429
+        forged = {"cookie": "__Host-mamori_device=x.y", **xff("203.0.113.77")}
+        assert (await other.post(LOGIN, json=body, headers=forged)).status_code == 429
+        # operator bans and single-address bans hold for everyone
+        async with svc.store.begin() as tx:
+            await tx.bans.upsert(
+                kind="ip",
+                value="203.0.113.77",
+                reason="stuffing",
+                origin="rule",
+                now=clock.now(),
+                expires_at=clock.now() + timedelta(hours=1),
+            )
+            await tx.bans.upsert(
+                kind=kind,
+                value=value,
+                reason="manual",
+                origin="operator",
+                now=clock.now(),
+                expires_at=clock.now() + timedelta(hours=1),
+            )
+        await svc.defender.bans.refresh(force=True)
+        alice_browser.cookies.clear()
+        assert (await alice_browser.post(LOGIN, json=body, headers=own)).status_code == 429
+        other_ip = {**own, **xff("203.0.113.78")}
+        alice_browser.cookies.clear()
+        assert (await alice_browser.post(LOGIN, json=body, headers=other_ip)).status_code == 429
+    await svc.background.drain()
+    await svc.store.dispose()

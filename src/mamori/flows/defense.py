@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,6 +100,12 @@ class Reservation:
         return d
 
 
+def spares_recognized(ban: Ban) -> bool:
+    """Bans the detector puts on a whole subnet or network: the owners who live there keep
+    logging in from their own browsers (operator bans and single addresses hold for everyone)."""
+    return ban.origin == "rule" and ban.kind in ("cidr", "network")
+
+
 def sources_of(client: ClientContext) -> dict[str, str]:
     return {
         "ip": client.ip,
@@ -134,14 +142,21 @@ class Defender:
 
     # ---- before the account lookup -------------------------------------------------------
 
-    async def refusal(self, ip: str, *, network: str) -> tuple[int, str]:
+    async def refusal(self, ip: str, *, network: str, spare: bool = False) -> tuple[int, str]:
         """(retry_after seconds, "") to refuse a banned source, or (0, note): note is "" for a
         clean source and says what would have been blocked in monitor mode. Allowlisted
-        sources are never refused. Cheap: the in-process ban cache, no I/O on the hot path."""
+        sources are never refused. Cheap: the in-process ban cache, no I/O on the hot path.
+
+        `spare`: the request carries a validly signed device cookie. A ban the detector put on a
+        whole subnet or network (it catches the owners who live there too) then lets it through
+        for now; the login flow refuses it after all unless that browser is bound to the
+        account it logs in to (`spared_ban`)."""
         if self.bans.allowlisted(ip):
             return 0, ""
         ban = await self.bans.match(ip, network=network)
         if ban is None:
+            return 0, ""
+        if spare and spares_recognized(ban):
             return 0, ""
         if self.policy.monitor_only:
             return 0, f"{ban.kind}:{ban.value}:{ban.reason}"
@@ -150,9 +165,19 @@ class Defender:
             return 86400, ""
         return max(1, math.ceil((ban.expires_at - self.clock.now()).total_seconds())), ""
 
-    async def precheck(self, client: ClientContext) -> str:
-        """Refuse a banned source (Blocked). Returns a "would block" note in monitor mode."""
-        seconds, note = await self.refusal(client.ip, network=client.as_name)
+    async def spared_ban(self, client: ClientContext) -> None:
+        """After the device lookup, for a request `precheck` spared: the browser turned out not
+        to be bound to the account, so the subnet or network ban applies (Blocked)."""
+        seconds, _note = await self.refusal(client.ip, network=client.as_name)
+        if seconds:
+            raise Blocked(
+                "too many requests from this network; try again later", retry_after=seconds
+            )
+
+    async def precheck(self, client: ClientContext, *, spare: bool = False) -> str:
+        """Refuse a banned source (Blocked). Returns a "would block" note in monitor mode.
+        `spare`: see `refusal` (the caller then calls `spared_ban` unless the device is bound)."""
+        seconds, note = await self.refusal(client.ip, network=client.as_name, spare=spare)
         if seconds:
             raise Blocked(
                 "too many requests from this network; try again later", retry_after=seconds
@@ -170,6 +195,12 @@ class Defender:
         return self._attack_until > now
 
     # ---- before the hash -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _counters_batch(self) -> AsyncIterator[Counters]:
+        """One transaction, and the counters running inside it (when they live in SQL)."""
+        async with self.store.begin() as tx:
+            yield self.counters_in(tx)
 
     def counters_in(self, tx: Tx | None) -> Counters:
         """Counters running inside `tx` when they live in the same database (one transaction
@@ -422,7 +453,7 @@ class Defender:
     async def tick(self) -> Detection:
         """Flush statistics, run the credential-stuffing detector, apply what it decides."""
         now = self._now()
-        await self.stats.flush(self.counters, now=now)
+        await self.stats.flush(self.counters, now=now, batch=self._counters_batch)
         window = await read_window(self.counters, self.policy, now=now)
         detection = detect(window, self.policy)
         self.last_detection = detection

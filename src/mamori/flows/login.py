@@ -194,12 +194,13 @@ async def login(
     device_cookie: str | None = None,
 ) -> LoginResult | ChallengeStarted | ResetRequired:
     defender = svc.defender
-    would_block = await defender.precheck(client)
+    cookie_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
+    # a subnet or network ban spares, for now, a browser with a device cookie (see below)
+    would_block = await defender.precheck(client, spare=cookie_hash is not None)
     # A login ID with control characters cannot belong to an account (sign-up refuses them),
     # so it is not looked up; it is recorded with those characters replaced.
     valid = not has_control(login_id)
     key = login_key(login_id if valid else printable(login_id))[:128]
-    cookie_hash = device_hash_from_cookie(device_cookie, key=svc.settings.secret_key)
     account = None
     # bound: the cookie is bound to this account (its own lockout tier);
     # known: and not waiting to be asked again (the risk policy's "recognized device")
@@ -216,6 +217,9 @@ async def login(
                 bound = found is not None
                 known = found is not None and found.known
                 trusted = found is not None and found.trusted_at(now)
+        if cookie_hash is not None and not bound:
+            # not this account's browser: a subnet or network ban holds after all
+            await defender.spared_ban(client)
         # devices and networks the owner reported as "not me" (account 0: the same query)
         flags = await tx.risk_flags.matching(
             account.id if account else 0, {"device": cookie_hash, "network": features.network}

@@ -6,6 +6,11 @@ the in-process ban cache, before routing, dependency resolution, body parsing or
 It sits inside SecurityMiddleware (which resolved the client IP and adds the security headers).
 Allowlisted sources pass; in monitor mode nothing is refused (the login flow records what would
 have been). The login flow checks again, for callers that do not come through HTTP.
+
+A ban the detector put on a whole subnet or network also catches the owners who live there: a
+login carrying a validly signed device cookie passes the gate, and the login flow refuses it
+after the device lookup unless that browser is bound to the account (`Defender.spared_ban`).
+Operator bans and single-address bans hold for everyone.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mamori.devices import device_hash_from_cookie
 from mamori.flows.services import Services
 from mamori.web import i18n
 
@@ -31,6 +37,10 @@ GATED = frozenset(
         ("POST", "/signup"),
     }
 )
+
+
+LOGINS = frozenset({"/api/v1/login", "/login"})
+DEVICE_COOKIES = frozenset({"__Host-mamori_device", "mamori_device"})
 
 
 def _bodies(lang: str) -> tuple[str, bytes]:
@@ -66,6 +76,18 @@ class BanGate:
         self.app = app
         self.services = services
 
+    def _signed_device_cookie(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers") or ():
+            if name != b"cookie":
+                continue
+            for part in value.decode("latin-1").split(";"):
+                key, _, cookie = part.strip().partition("=")
+                if key in DEVICE_COOKIES and device_hash_from_cookie(
+                    cookie, key=self.services.settings.secret_key
+                ):
+                    return True
+        return False
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (scope["method"], scope["path"]) not in GATED:
             await self.app(scope, receive, send)
@@ -74,6 +96,10 @@ class BanGate:
         ip = str(scope.get("state", {}).get("client_ip", ""))
         network = svc.geo.lookup(ip).as_name if svc.defender.bans.has_network_bans else ""
         seconds, _note = await svc.defender.refusal(ip, network=network)
+        if seconds and scope["path"] in LOGINS and self._signed_device_cookie(scope):
+            # a detector's subnet or network ban spares the owners' own browsers: the login
+            # flow lets this one through only if its device is bound to the account
+            seconds, _note = await svc.defender.refusal(ip, network=network, spare=True)
         if not seconds:
             await self.app(scope, receive, send)
             return
