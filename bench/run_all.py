@@ -25,6 +25,7 @@ the tail of its output) and the others still run; the exit status is 0 unless on
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -104,14 +105,18 @@ def run(bench: Bench, out: Path) -> Ran:
             lines.append(line)
         code = process.wait()
     output = "".join(lines)
+    seconds = time.monotonic() - started
     (out / f"{bench.name}.txt").write_text(output)
-    return Ran(bench, code, time.monotonic() - started, output)
+    (out / f"{bench.name}.seconds").write_text(f"{seconds:.1f}\n")
+    return Ran(bench, code, seconds, output)
 
 
 def reuse(bench: Bench, out: Path) -> Ran:
     output = (out / f"{bench.name}.txt").read_text()
+    timing = out / f"{bench.name}.seconds"
+    seconds = float(timing.read_text()) if timing.is_file() else 0.0
     print(f"\n=== {bench.name}: reused {out / bench.name}.txt", flush=True)
-    return Ran(bench, 0, 0.0, output)
+    return Ran(bench, 0, seconds, output)
 
 
 def section(results: list[Ran], machine: dict[str, object], total: float, out: Path) -> str:
@@ -157,7 +162,9 @@ def section(results: list[Ran], machine: dict[str, object], total: float, out: P
 
 def _simulate_table(compare: Path) -> str:
     if compare.is_file():
-        return compare.read_text().strip()
+        # its headings go under this section's heading
+        lines = compare.read_text().strip().splitlines()
+        return "\n".join("###" + ln if ln.startswith("#") else ln for ln in lines)
     return "(no compare.md was written; see the full output)"
 
 
@@ -196,11 +203,15 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(b.name for b in benches(out))
         parser.error(f"--only takes among: {known}")
     machine = machine_info()
-    started = time.monotonic()
+    saved = out / "machine.json"
+    if args.reuse and len(args.reuse) == len(selected) and saved.is_file():
+        machine = json.loads(saved.read_text())  # every figure is reused: that run's machine
+    else:
+        saved.write_text(json.dumps(machine))
     results = [
         reuse(bench, out) if bench.name in args.reuse else run(bench, out) for bench in selected
     ]
-    total = time.monotonic() - started
+    total = sum(r.seconds for r in results)
     if not args.no_docs:
         write_docs(section(results, machine, total, out))
         print(f"\nwrote {DOCS.relative_to(ROOT)}", flush=True)
