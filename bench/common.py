@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -15,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from mamori.simulate.server import stop_process_group
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +97,7 @@ def percentile(values: Sequence[float], pct: int) -> float | None:
 
 def stop_server(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
     """SIGTERM to the server's process group (uvicorn's supervisor and workers), then SIGKILL."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-    # Workers left behind by a supervisor that died are still in its group.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=timeout)
+    stop_process_group(process, timeout=timeout)
 
 
 def exit_on_sigterm(signum: int, _frame: object) -> None:

@@ -32,6 +32,8 @@ from typing import Literal
 
 import httpx
 
+from mamori.simulate.server import stop_process_group
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE / "django_peer"
 REQUIREMENTS = HERE / "requirements.txt"
@@ -229,16 +231,7 @@ def _wait_healthy(proc: subprocess.Popen[bytes], *, port: int, timeout: float, l
 
 def stop_peer(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
     """SIGTERM to the peer's process group (gunicorn's master and workers), then SIGKILL."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=timeout)
-    # Workers left behind by a master that died are still in its group.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=timeout)
+    stop_process_group(proc, timeout=timeout)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -95,6 +95,22 @@ def goals_table(items: Iterable[Goal]) -> list[str]:
     return lines
 
 
+def outcomes_section(
+    rows: Sequence[tuple[str, CampaignOutcome]], *, with_scenario: bool
+) -> list[str]:
+    """The per-campaign outcome and answer tables, under their heading."""
+    return [
+        "## Outcomes per campaign",
+        "",
+        "Times are simulated seconds from the campaign's start.",
+        "",
+        *campaign_table(rows, with_scenario=with_scenario),
+        "",
+        *answers_table(rows),
+        "",
+    ]
+
+
 def campaign_table(
     rows: Sequence[tuple[str, CampaignOutcome]], *, with_scenario: bool
 ) -> list[str]:
@@ -334,16 +350,7 @@ def scenario_markdown(result: RunResult, *, plots: dict[str, str]) -> str:
     if missed:
         lines += ["Where the target falls short in this run:", "", *missed, ""]
     if rows:
-        lines += [
-            "## Outcomes per campaign",
-            "",
-            "Times are simulated seconds from the campaign's start.",
-            "",
-            *campaign_table(rows, with_scenario=False),
-            "",
-            *answers_table(rows),
-            "",
-        ]
+        lines += outcomes_section(rows, with_scenario=False)
     if "attempts" in plots:
         lines += [f"![attempts over time]({plots['attempts']})", ""]
     legit = out.legit
@@ -464,15 +471,8 @@ def suite_markdown(name: str, results: Sequence[RunResult], *, plots: dict[str, 
         if missed
         else ["Every goal that applies was met in this run.", ""]
     )
+    lines += outcomes_section(rows, with_scenario=True)
     lines += [
-        "## Outcomes per campaign",
-        "",
-        "Times are simulated seconds from the campaign's start.",
-        "",
-        *campaign_table(rows, with_scenario=True),
-        "",
-        *answers_table(rows),
-        "",
         "## Legitimate users (all scenarios)",
         "",
         *friction_table(by_type, "user type"),

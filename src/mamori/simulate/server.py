@@ -154,19 +154,25 @@ class ManagedServer:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the server's process group, then SIGKILL."""
-        proc = self.process
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=timeout)
+        stop_process_group(self.process, timeout=timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def stop_process_group(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """Stop a server started with `start_new_session=True` (the leader of its own process
+    group): SIGTERM to the group, then SIGKILL, which also ends workers a supervisor that died
+    left behind in it. Used by the simulator and the benchmarks for every server they start."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
 
 
 class ServerFailed(RuntimeError):

@@ -57,7 +57,8 @@ class Store:
                 raw.driver_connection.inline = not offload  # type: ignore[union-attr]
             tx = Tx(conn, webhook=self.webhook)
             yield tx
-        metrics.count_events(tx.events.added)  # committed
+        if "events" in tx.__dict__:  # repositories are made on first use: only if it was
+            metrics.count_events(tx.events.added)  # committed
 
     async def ping(self) -> bool:
         async with self.engine.begin() as conn:
