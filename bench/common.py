@@ -70,6 +70,13 @@ def busy_cores(before: CpuTimes | None, after: CpuTimes | None, seconds: float) 
     return (after.busy - before.busy) / os.sysconf("SC_CLK_TCK") / seconds
 
 
+def stolen_cores(before: CpuTimes | None, after: CpuTimes | None, seconds: float) -> float | None:
+    """CPUs' worth of time the hypervisor ran other guests instead of this machine."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    return (after.steal - before.steal) / os.sysconf("SC_CLK_TCK") / seconds
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

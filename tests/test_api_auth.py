@@ -242,6 +242,7 @@ async def test_password_change_signs_out_others(
     assert r.json()["other_sessions_ended"] == 1
     assert (await client.get("/api/v1/me")).status_code == 200
     assert (await other.get("/api/v1/me")).status_code == 401
+    await services.background.drain()  # messages go out after the response
     assert notifier.sent[-1].kind == "password_changed"
     assert PASSWORD not in notifier.sent[-1].body
     assert new not in notifier.sent[-1].body

@@ -9,6 +9,9 @@ Where they move (one place each):
 - `count_blocked`       a request the ban gate refused before routing (the same middleware)
 - `set_under_attack`    each detector tick (`web/app.detector_loop`)
 - `count_webhook`       each webhook delivery attempt (`flows/webhooks.deliver_due`)
+- `count_hash`          each password hash or verification (`flows/hashgate.HashGate.run`), with
+                        the CPU time its thread spent: capacity planning, and the benchmark's
+                        split of a login's CPU into the hash and everything else
 
 Label values come from fixed vocabularies (outcomes, event types, channels, route *templates*,
 HTTP methods and statuses), never from a request's data: no login ID, IP, address, user agent or
@@ -115,6 +118,13 @@ WEBHOOK_PENDING = Gauge(
     "Webhook deliveries waiting (as of the last delivery round).",
     multiprocess_mode="livemax",
 )
+HASHES = Counter(
+    "mamori_password_hashes", "Password hashes and verifications run (argon2id, any outcome)."
+)
+HASH_CPU = Counter(
+    "mamori_password_hash_cpu_seconds",
+    "CPU time the hashing threads spent on password hashes and verifications.",
+)
 REQUEST_SECONDS = Histogram(
     "mamori_http_request_duration_seconds",
     "HTTP request latency by route template and method.",
@@ -216,6 +226,11 @@ def count_blocked(*, method: str, route: str) -> None:
     BLOCKED.labels(route).inc()
     if (method, route) in LOGIN_ROUTES:
         LOGINS.labels("blocked").inc()
+
+
+def count_hash(cpu_seconds: float) -> None:
+    HASHES.inc()
+    HASH_CPU.inc(max(0.0, cpu_seconds))
 
 
 def set_under_attack(value: bool) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,44 +15,49 @@ from mamori.models import (
     Account,
 )
 from mamori.store import tables as t
+from mamori.store.direct import Direct, select_all, utc, utc_required
+
+_A = {c.name: i for i, c in enumerate(t.accounts.columns)}
 
 
-def _account(row: Row[Any]) -> Account:
+def _account(row: Sequence[Any]) -> Account:
+    """An account from a row of every column in schema order: `select(t.accounts)`, or
+    `columns(t.accounts)` through `Direct` (times as stored, booleans as 0/1 on SQLite)."""
     return Account(
-        id=row.id,
-        login_id=row.login_id,
-        email=row.email,
-        email_verified_at=row.email_verified_at,
-        phone=row.phone,
-        password_hash=row.password_hash,
-        language=row.language,
-        created_at=row.created_at,
-        password_changed_at=row.password_changed_at,
-        restricted_at=row.restricted_at,
-        restricted_reason=row.restricted_reason,
-        two_step_mode=row.two_step_mode,
-        two_step_forced=bool(row.two_step_forced),
-        phone_verified_at=row.phone_verified_at,
-        password_reset_required=bool(row.password_reset_required),
-        single_device=bool(row.single_device),
-        last_login_at=row.last_login_at,
-        dormant_warned_at=row.dormant_warned_at,
-        suspended_at=row.suspended_at,
+        id=int(row[_A["id"]]),
+        login_id=row[_A["login_id"]],
+        email=row[_A["email"]],
+        email_verified_at=utc(row[_A["email_verified_at"]]),
+        phone=row[_A["phone"]],
+        password_hash=row[_A["password_hash"]],
+        language=row[_A["language"]],
+        created_at=utc_required(row[_A["created_at"]]),
+        password_changed_at=utc_required(row[_A["password_changed_at"]]),
+        restricted_at=utc(row[_A["restricted_at"]]),
+        restricted_reason=row[_A["restricted_reason"]],
+        two_step_mode=row[_A["two_step_mode"]],
+        two_step_forced=bool(row[_A["two_step_forced"]]),
+        phone_verified_at=utc(row[_A["phone_verified_at"]]),
+        password_reset_required=bool(row[_A["password_reset_required"]]),
+        single_device=bool(row[_A["single_device"]]),
+        last_login_at=utc(row[_A["last_login_at"]]),
+        dormant_warned_at=utc(row[_A["dormant_warned_at"]]),
+        suspended_at=utc(row[_A["suspended_at"]]),
     )
 
 
-_BY_ID = select(t.accounts).where(t.accounts.c.id == bindparam("account_id"))
+# the login path's statements, sent to the driver as written (store/direct.py)
+_BY_LOGIN_KEY = select_all(t.accounts, "login_key = :login_key")
 _TOUCH_LOGIN = (
-    update(t.accounts)
-    .where(t.accounts.c.id == bindparam("account_id"))
-    .values(last_login_at=bindparam("at"), dormant_warned_at=None)
+    "UPDATE accounts SET last_login_at = :at, dormant_warned_at = NULL WHERE id = :account_id"
 )
-_BY_LOGIN_KEY = select(t.accounts).where(t.accounts.c.login_key == bindparam("login_key"))
+_BY_ID = select(t.accounts).where(t.accounts.c.id == bindparam("account_id"))
 
 
 class Accounts:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def create(
         self,
@@ -101,7 +107,7 @@ class Accounts:
         return _account(row) if row else None
 
     async def by_login_key(self, login_key: str) -> Account | None:
-        row = (await self.conn.execute(_BY_LOGIN_KEY, {"login_key": login_key})).first()
+        row = await self.direct.row(_BY_LOGIN_KEY, {"login_key": login_key})
         return _account(row) if row else None
 
     async def by_email(self, email: str) -> Account | None:
@@ -201,7 +207,7 @@ class Accounts:
 
     async def touch_login(self, account_id: int, *, at: datetime) -> None:
         """Record a successful login (what dormancy is measured from)."""
-        await self.conn.execute(_TOUCH_LOGIN, {"account_id": account_id, "at": at})
+        await self.direct.run(_TOUCH_LOGIN, {"account_id": account_id, "at": self.direct.time(at)})
 
     async def lift_suspension(self, account_id: int) -> bool:
         """Reactivate a dormant account (after its owner reset the password)."""

@@ -1,4 +1,7 @@
-"""SQLCounters: the Counters contract on SQLite (>= 3.35) or PostgreSQL, SQLAlchemy Core.
+"""SQLCounters: the Counters contract on SQLite (>= 3.35) or PostgreSQL.
+
+The statements a login runs go to the driver as written (store/direct.py); the others are
+SQLAlchemy Core.
 
 Each method is one short transaction (`engine.begin()`), and each update is one atomic upsert:
 
@@ -31,26 +34,21 @@ import copy
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Float,
     String,
     Table,
     bindparam,
-    case,
     delete,
-    func,
     select,
-    text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mamori.store import tables as t
+from mamori.store.direct import Direct, insert
 
 MEMBER_RETENTION = 7 * 86400.0
 
@@ -66,6 +64,7 @@ class SQLCounters:
     def __init__(self, engine: AsyncEngine, *, member_retention: float = MEMBER_RETENTION) -> None:
         self._engine = engine
         self._conn: AsyncConnection | None = None
+        self._bound_direct: Direct | None = None
         self._dialect = engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"SQLCounters supports sqlite and postgresql, not {self._dialect}")
@@ -76,12 +75,14 @@ class SQLCounters:
     def engine(self) -> AsyncEngine:
         return self._engine
 
-    def bound(self, conn: AsyncConnection) -> SQLCounters:
+    def bound(self, conn: AsyncConnection, direct: Direct | None = None) -> SQLCounters:
         """The same counters, run inside the caller's open transaction on `conn` (no transaction
         of their own): a login counts its attempt in the transaction that looks the account up.
-        Atomicity is unchanged (each update is still one statement); the caller commits."""
+        Atomicity is unchanged (each update is still one statement); the caller commits.
+        `direct`: the transaction's driver, when the caller has it already."""
         clone = copy.copy(self)
         clone._conn = conn
+        clone._bound_direct = direct
         return clone
 
     @asynccontextmanager
@@ -92,86 +93,76 @@ class SQLCounters:
             async with self._engine.begin() as conn:
                 yield conn
 
-    # ---- statements, built once with bind parameters (compiled once, cached by SQLAlchemy) ----
+    @asynccontextmanager
+    async def _direct(self) -> AsyncIterator[Direct]:
+        """The driver of `_tx`'s connection, for the statements every login runs."""
+        if self._conn is not None:
+            yield self._bound_direct or Direct(self._conn)
+        else:
+            async with self._engine.begin() as conn:
+                yield Direct(conn)
 
-    def _insert(self, table: Any) -> Any:
-        return sqlite.insert(table) if self._dialect == "sqlite" else postgresql.insert(table)
+    # ---- statements ----
+    # Those every login runs go to the driver as written (store/direct.py); the rest are built
+    # once with bind parameters (compiled once, cached by SQLAlchemy).
 
     def _build(self) -> None:
-        key = bindparam("key", type_=String())
-        member = bindparam("member", type_=String())
-        now = bindparam("now", type_=Float())
-        amount = bindparam("amount", type_=BigInteger())
-        expires_at = bindparam("expires_at", type_=Float())
+        greatest_of = "max" if self._dialect == "sqlite" else "greatest"
+        expired = "counters.expires_at <= :now"
+        self._sql_incr = insert(
+            t.counters,
+            ("key", "count", "expires_at"),
+            then='ON CONFLICT ("key") DO UPDATE SET '
+            f"count = CASE WHEN {expired} THEN excluded.count "
+            "ELSE counters.count + excluded.count END, "
+            f"expires_at = CASE WHEN {expired} THEN excluded.expires_at "
+            "ELSE counters.expires_at END",
+            returning="count",
+        )
+        self._sql_get = 'SELECT count FROM counters WHERE "key" = :key AND expires_at > :now'
+        self._sql_get_until = 'SELECT until FROM deadlines WHERE "key" = :key AND until > :now'
+        self._sql_raise_until = insert(
+            t.deadlines,
+            ("key", "until"),
+            then='ON CONFLICT ("key") DO UPDATE SET '
+            f"until = {greatest_of}(deadlines.until, excluded.until)",
+            returning="until",
+        )
+        self._sql_drop_stale = (
+            'DELETE FROM counter_members WHERE "key" = :key AND seen_at <= :cutoff'
+        )
+        self._sql_touch = insert(
+            t.counter_members,
+            ("key", "member", "seen_at"),
+            then='ON CONFLICT ("key", member) DO UPDATE SET '
+            f"seen_at = {greatest_of}(counter_members.seen_at, excluded.seen_at)",
+        )
+        self._sql_count_members = (
+            'SELECT count(*) FROM counter_members WHERE "key" = :key AND seen_at > :cutoff'
+        )
+        self._sql_lock = "SELECT pg_advisory_xact_lock(:lock_class, :lock_id)"
 
+        self._sql_tally = (
+            'INSERT INTO tallies ("key", member, count, expires_at) '
+            "VALUES (:key, :member, :count, COALESCE("
+            # every live row of the key carries the window's expiry: any one will do
+            '(SELECT live.expires_at FROM tallies AS live WHERE live."key" = :live_key '
+            "AND live.expires_at > :now LIMIT 1), :expires_at)) "
+            'ON CONFLICT ("key", member) DO UPDATE SET '
+            "count = CASE WHEN tallies.expires_at <= :now THEN excluded.count "
+            "ELSE tallies.count + excluded.count END, "
+            "expires_at = CASE WHEN tallies.expires_at <= :now THEN excluded.expires_at "
+            "ELSE tallies.expires_at END "
+            "RETURNING count"
+        )
+
+        key = bindparam("key", type_=String())
+        now = bindparam("now", type_=Float())
         c = t.counters.c
-        ins = self._insert(t.counters).values(key=key, count=amount, expires_at=expires_at)
-        expired = c.expires_at <= now
-        self._incr = ins.on_conflict_do_update(
-            index_elements=[c.key],
-            set_={
-                "count": case((expired, ins.excluded.count), else_=c.count + ins.excluded.count),
-                "expires_at": case((expired, ins.excluded.expires_at), else_=c.expires_at),
-            },
-        ).returning(c.count)
-        self._get = select(c.count).where(c.key == key, c.expires_at > now)
         self._get_many = select(c.key, c.count).where(
             c.key.in_(bindparam("keys", expanding=True)), c.expires_at > now
         )
-
-        d = t.deadlines.c
-        ins = self._insert(t.deadlines).values(key=key, until=bindparam("until", type_=Float()))
-        greatest: ColumnElement[float] = (
-            func.max(d.until, ins.excluded.until, type_=Float())
-            if self._dialect == "sqlite"
-            else func.greatest(d.until, ins.excluded.until, type_=Float())
-        )
-        self._raise_until = ins.on_conflict_do_update(
-            index_elements=[d.key], set_={"until": greatest}
-        ).returning(d.until)
-        self._get_until = select(d.until).where(d.key == key, d.until > now)
-
-        m = t.counter_members.c
-        cutoff = bindparam("cutoff", type_=Float())
-        self._lock = text("SELECT pg_advisory_xact_lock(:lock_class, :lock_id)")
-        self._drop_stale = delete(t.counter_members).where(m.key == key, m.seen_at <= cutoff)
-        ins = self._insert(t.counter_members).values(key=key, member=member, seen_at=now)
-        later: ColumnElement[float] = (
-            func.max(m.seen_at, ins.excluded.seen_at, type_=Float())
-            if self._dialect == "sqlite"
-            else func.greatest(m.seen_at, ins.excluded.seen_at, type_=Float())
-        )
-        self._touch = ins.on_conflict_do_update(
-            index_elements=[m.key, m.member], set_={"seen_at": later}
-        )
-        self._count_members = (
-            select(func.count())
-            .select_from(t.counter_members)
-            .where(m.key == key, m.seen_at > cutoff)
-        )
-
         tc = t.tallies.c
-        live = t.tallies.alias("live")
-        window = (  # every live row of the key carries the window's expiry: any one will do
-            select(live.c.expires_at)
-            .where(live.c.key == key, live.c.expires_at > now)
-            .limit(1)
-            .scalar_subquery()
-        )
-        ins = self._insert(t.tallies).values(
-            key=key,
-            member=member,
-            count=amount,
-            expires_at=func.coalesce(window, expires_at, type_=Float()),
-        )
-        expired = tc.expires_at <= now
-        self._tally = ins.on_conflict_do_update(
-            index_elements=[tc.key, tc.member],
-            set_={
-                "count": case((expired, ins.excluded.count), else_=tc.count + ins.excluded.count),
-                "expires_at": case((expired, ins.excluded.expires_at), else_=tc.expires_at),
-            },
-        ).returning(tc.count)
         member_order = tc.member.collate("C") if self._dialect == "postgresql" else tc.member
         self._top = (
             select(tc.member, tc.count)
@@ -185,34 +176,34 @@ class SQLCounters:
     async def incr(self, key: str, *, ttl: float, now: float, amount: int = 1) -> int:
         params = {
             "key": key,
-            "amount": int(amount),
+            "count": int(amount),
             "now": float(now),
             "expires_at": float(now + ttl),
         }
-        async with self._tx() as conn:
-            count: int = (await conn.execute(self._incr, params)).scalar_one()
-        return int(count)
+        async with self._direct() as direct:
+            row = await direct.row(self._sql_incr, params)
+        assert row is not None
+        return int(row[0])
 
     async def incr_unless_locked(
         self, key: str, *, lock_key: str, ttl: float, now: float
     ) -> tuple[int, float]:
-        params = {"key": key, "amount": 1, "now": float(now), "expires_at": float(now + ttl)}
-        async with self._tx() as conn:
+        params = {"key": key, "count": 1, "now": float(now), "expires_at": float(now + ttl)}
+        async with self._direct() as direct:
             # first count (the upsert takes the row lock and waits for a concurrent locker to
             # commit), then look at the deadline that locker raised before resetting the count
-            count: int = (await conn.execute(self._incr, params)).scalar_one()
-            until = (
-                await conn.execute(self._get_until, {"key": lock_key, "now": float(now)})
-            ).scalar()
-            if until is not None:
-                await conn.execute(self._incr, {**params, "amount": -1})
-                return 0, float(until)
-        return int(count), 0.0
+            row = await direct.row(self._sql_incr, params)
+            assert row is not None
+            locked = await direct.row(self._sql_get_until, {"key": lock_key, "now": float(now)})
+            if locked is not None:
+                await direct.row(self._sql_incr, {**params, "count": -1})
+                return 0, float(locked[0])
+        return int(row[0]), 0.0
 
     async def get(self, key: str, *, now: float) -> int:
-        async with self._tx() as conn:
-            count = (await conn.execute(self._get, {"key": key, "now": float(now)})).scalar()
-        return 0 if count is None else int(count)
+        async with self._direct() as direct:
+            row = await direct.row(self._sql_get, {"key": key, "now": float(now)})
+        return 0 if row is None else int(row[0])
 
     async def get_many(self, keys: Sequence[str], *, now: float) -> list[int]:
         if not keys:
@@ -223,39 +214,41 @@ class SQLCounters:
         return [found.get(key, 0) for key in keys]
 
     async def raise_until(self, key: str, *, until: float, now: float) -> float:
-        async with self._tx() as conn:
-            value = await conn.execute(self._raise_until, {"key": key, "until": float(until)})
-            result: float = value.scalar_one()
-        return float(result)
+        async with self._direct() as direct:
+            row = await direct.row(self._sql_raise_until, {"key": key, "until": float(until)})
+        assert row is not None
+        return float(row[0])
 
     async def get_until(self, key: str, *, now: float) -> float:
-        async with self._tx() as conn:
-            until = (await conn.execute(self._get_until, {"key": key, "now": float(now)})).scalar()
-        return 0.0 if until is None else float(until)
+        async with self._direct() as direct:
+            row = await direct.row(self._sql_get_until, {"key": key, "now": float(now)})
+        return 0.0 if row is None else float(row[0])
 
     async def touch_member(self, key: str, member: str, *, ttl: float, now: float) -> int:
         cutoff = float(now - ttl)
-        async with self._tx() as conn:
+        async with self._direct() as direct:
             if self._dialect == "postgresql":
                 lock = {"lock_class": _PG_LOCK_CLASS, "lock_id": _lock_id(key)}
-                await conn.execute(self._lock, lock)
-            await conn.execute(self._drop_stale, {"key": key, "cutoff": cutoff})
-            await conn.execute(self._touch, {"key": key, "member": member, "now": float(now)})
-            count = await conn.execute(self._count_members, {"key": key, "cutoff": cutoff})
-            result: int = count.scalar_one()
-        return int(result)
+                await direct.rows(self._sql_lock, lock)
+            await direct.run(self._sql_drop_stale, {"key": key, "cutoff": cutoff})
+            await direct.run(self._sql_touch, {"key": key, "member": member, "seen_at": float(now)})
+            row = await direct.row(self._sql_count_members, {"key": key, "cutoff": cutoff})
+        assert row is not None
+        return int(row[0])
 
     async def tally(self, key: str, member: str, *, ttl: float, now: float, amount: int = 1) -> int:
         params = {
             "key": key,
+            "live_key": key,  # PostgreSQL deduces another type for it there than in VALUES
             "member": member,
-            "amount": int(amount),
+            "count": int(amount),
             "now": float(now),
             "expires_at": float(now + ttl),
         }
-        async with self._tx() as conn:
-            count: int = (await conn.execute(self._tally, params)).scalar_one()
-        return int(count)
+        async with self._direct() as direct:
+            row = await direct.row(self._sql_tally, params)
+        assert row is not None
+        return int(row[0])
 
     async def top(self, key: str, *, n: int, now: float) -> list[tuple[str, int]]:
         if n <= 0:
@@ -270,10 +263,10 @@ class SQLCounters:
         async with self._tx() as conn:
             if self._dialect == "postgresql":
                 # the locks touch_member takes, in one order: no deadlock with it or each other
+                direct = Direct(conn)
                 for lock_id in sorted({_lock_id(key) for key in keys}):
-                    await conn.execute(
-                        self._lock, {"lock_class": _PG_LOCK_CLASS, "lock_id": lock_id}
-                    )
+                    lock = {"lock_class": _PG_LOCK_CLASS, "lock_id": lock_id}
+                    await direct.rows(self._sql_lock, lock)
             for table in (t.counters, t.deadlines, t.counter_members, t.tallies):
                 await conn.execute(delete(table).where(table.c.key.in_(keys)))
 

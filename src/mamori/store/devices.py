@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.models import (
@@ -15,30 +14,32 @@ from mamori.models import (
     Device,
 )
 from mamori.store import tables as t
+from mamori.store.direct import Direct, columns, insert, select_all, utc, utc_required
+
+_D = {c.name: i for i, c in enumerate(t.devices.columns)}
 
 
-def _device(row: Row[Any]) -> Device:
+def _device(row: Sequence[Any]) -> Device:
+    """A device from a row of every column in schema order (see `accounts._account`)."""
     return Device(
-        id=row.id,
-        device_hash=row.device_hash,
-        account_id=row.account_id,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        last_ip=row.last_ip,
-        browser=row.browser,
-        os=row.os,
-        device_type=row.device_type,
-        country=row.country,
-        as_name=row.as_name,
-        trusted_until=row.trusted_until,
-        ask_again=bool(row.ask_again),
+        id=int(row[_D["id"]]),
+        device_hash=row[_D["device_hash"]],
+        account_id=int(row[_D["account_id"]]),
+        created_at=utc_required(row[_D["created_at"]]),
+        last_seen_at=utc_required(row[_D["last_seen_at"]]),
+        last_ip=row[_D["last_ip"]],
+        browser=row[_D["browser"]],
+        os=row[_D["os"]],
+        device_type=row[_D["device_type"]],
+        country=row[_D["country"]],
+        as_name=row[_D["as_name"]],
+        trusted_until=utc(row[_D["trusted_until"]]),
+        ask_again=bool(row[_D["ask_again"]]),
     )
 
 
-_FIND = select(t.devices).where(
-    t.devices.c.device_hash == bindparam("device_hash"),
-    t.devices.c.account_id == bindparam("account_id"),
-)
+# the login path's statements, sent to the driver as written (store/direct.py)
+_FIND = select_all(t.devices, "device_hash = :device_hash AND account_id = :account_id")
 _SEEN = (
     "last_seen_at",
     "last_ip",
@@ -49,32 +50,27 @@ _SEEN = (
     "country",
     "as_name",
 )
-
-
-def _bind_statement(insert_fn: Any) -> Any:
-    ins = insert_fn(t.devices)
-    # a device stays known once known: "ask again" only while every binding asked for it
-    ask_again = and_(t.devices.c.ask_again, ins.excluded.ask_again)
-    return ins.on_conflict_do_update(
-        index_elements=["device_hash", "account_id"],
-        set_={**{name: ins.excluded[name] for name in _SEEN}, "ask_again": ask_again},
-    ).returning(*t.devices.c)
-
-
-# built once per dialect; values are bound per call
-_BIND = {"sqlite": _bind_statement(sqlite_insert), "postgresql": _bind_statement(pg_insert)}
+_INSERTED = ("device_hash", "account_id", "created_at", "ask_again", *_SEEN)
+# a device stays known once known: "ask again" only while every binding asked for it
+_BIND = insert(
+    t.devices,
+    _INSERTED,
+    then="ON CONFLICT (device_hash, account_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _SEEN)
+    + ", ask_again = devices.ask_again AND excluded.ask_again",
+    returning=columns(t.devices),
+)
 
 
 class Devices:
     """Browsers (device cookies) bound to accounts at a successful login or sign-up."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def find(self, *, device_hash: str, account_id: int) -> Device | None:
-        row = (
-            await self.conn.execute(_FIND, {"device_hash": device_hash, "account_id": account_id})
-        ).first()
+        row = await self.direct.row(_FIND, {"device_hash": device_hash, "account_id": account_id})
         return _device(row) if row else None
 
     async def bind(
@@ -86,8 +82,9 @@ class Devices:
         now: datetime,
         ask_again: bool = False,
     ) -> Device:
+        at = self.direct.time(now)
         seen = {
-            "last_seen_at": now,
+            "last_seen_at": at,
             "last_ip": client.ip,
             "user_agent": client.user_agent[:512],
             "browser": client.browser[:64],
@@ -96,15 +93,16 @@ class Devices:
             "country": client.country[:2],
             "as_name": client.as_name[:128],
         }
-        stmt = _BIND[self.conn.dialect.name]
         params = {
             "device_hash": device_hash,
             "account_id": account_id,
-            "created_at": now,
+            "created_at": at,
             "ask_again": ask_again,
             **seen,
         }
-        return _device((await self.conn.execute(stmt, params)).one())
+        row = await self.direct.row(_BIND, params)
+        assert row is not None
+        return _device(row)
 
     async def for_account(self, account_id: int) -> list[Device]:
         rows = await self.conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.models import (
@@ -15,6 +15,7 @@ from mamori.models import (
     SecurityEvent,
 )
 from mamori.store import tables as t
+from mamori.store.direct import Direct, insert
 from mamori.store.webhooks import Webhooks
 
 
@@ -39,13 +40,17 @@ def _event(row: Row[Any]) -> SecurityEvent:
     )
 
 
-# built once; values are bound per call (no statement building on the login path)
-_INSERT = insert(t.security_events)
+# every login adds one: sent to the driver as written (store/direct.py)
+_COLUMNS = tuple(c.name for c in t.security_events.columns if c.name != "id")
+_INSERT = insert(t.security_events, _COLUMNS, returning="id")
 
 
 class Events:
-    def __init__(self, conn: AsyncConnection, *, webhooks: Webhooks | None = None) -> None:
+    def __init__(
+        self, conn: AsyncConnection, direct: Direct, *, webhooks: Webhooks | None = None
+    ) -> None:
         self.conn = conn
+        self.direct = direct
         self.webhooks = webhooks  # enqueues wanted events in this transaction
         # (type, result, reason, details) of each event added: counted in the metrics after
         # COMMIT (Store.begin), so a rolled-back event is never counted
@@ -80,9 +85,9 @@ class Events:
             "as_name": client.as_name[:128],
             "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         }
-        res = await self.conn.execute(_INSERT, values)
-        assert res.inserted_primary_key is not None
-        event_id = int(res.inserted_primary_key[0])
+        row = await self.direct.row(_INSERT, {**values, "at": self.direct.time(at)})
+        assert row is not None
+        event_id = int(row[0])
         self.added.append((str(type), result, reason, details or {}))
         if self.webhooks is not None:
             await self.webhooks.on_event(event_id, values, details or {})

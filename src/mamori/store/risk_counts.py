@@ -24,18 +24,18 @@ the recount is exact.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.risk.features import LEVELS, Level, LoginFeatures
 from mamori.risk.frequencies import FrequencySnapshot
 from mamori.store import tables as t
+from mamori.store.direct import Direct
 
 GLOBAL = "g"
 SEP = "\x1f"
@@ -84,31 +84,35 @@ def tables_from_tallies(
     return {scope: counts for scope, counts in tables.items() if counts}
 
 
-def _upsert(insert: Any) -> Any:
-    stmt = insert(t.risk_counts)
-    c = t.risk_counts.c
-    return stmt.on_conflict_do_update(
-        index_elements=[c.scope, c.key], set_={"count": c.count + stmt.excluded.count}
-    ).returning(c.scope, c.key, c.count)
+# every login runs these: sent to the driver as written (store/direct.py)
+_SNAPSHOT = 'SELECT scope, "key", count FROM risk_counts WHERE scope IN ({}) AND "key" IN ({})'
 
 
-_UPSERT = {False: _upsert(sqlite_insert), True: _upsert(pg_insert)}
-_rc = t.risk_counts.c
-_SNAPSHOT = select(_rc.scope, _rc.key, _rc.count).where(
-    _rc.scope.in_(bindparam("scopes", expanding=True)),
-    _rc.key.in_(bindparam("keys", expanding=True)),
-)
+@functools.lru_cache(maxsize=64)
+def _upsert(rows: int) -> str:
+    """The upsert of `rows` rows (parameters s0, k0, n0, s1, ...), each returned as it is now."""
+    values = ", ".join(f"(:s{i}, :k{i}, :n{i})" for i in range(rows))
+    return (
+        f'INSERT INTO risk_counts (scope, "key", count) VALUES {values} '  # noqa: S608
+        'ON CONFLICT (scope, "key") DO UPDATE SET count = risk_counts.count + excluded.count '
+        'RETURNING scope, "key", count'
+    )
 
 
 class RiskCounts:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def _bump(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-        # one statement built once per dialect, run over the rows (SQLAlchemy sends them as one
-        # multi-row upsert, without compiling a new statement for each number of rows)
-        upsert = _UPSERT[self.conn.dialect.name == "postgresql"]
-        return [(str(r[0]), str(r[1]), int(r[2])) for r in await self.conn.execute(upsert, rows)]
+        """One multi-row upsert: add each row's count to its counter (made at 0 if missing)."""
+        params: dict[str, Any] = {}
+        for i, row in enumerate(rows):
+            params[f"s{i}"] = row["scope"]
+            params[f"k{i}"] = row["key"]
+            params[f"n{i}"] = row["count"]
+        found = await self.direct.rows(_upsert(len(rows)), params)
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in found]
 
     async def _bump_all(self, rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
         out: list[tuple[str, str, int]] = []
@@ -147,7 +151,11 @@ class RiskCounts:
         keys = ["n", "users", *(_count_key(lv, v) for lv, v in pairs)]
         keys += [_distinct_key(level) for level in LEVELS]
         scope = _scope(user)
-        rows = await self.conn.execute(_SNAPSHOT, {"scopes": [GLOBAL, scope], "keys": keys})
+        params: dict[str, Any] = {}
+        sql = _SNAPSHOT.format(
+            self.direct.expand(params, "s", [GLOBAL, scope]), self.direct.expand(params, "k", keys)
+        )
+        rows = await self.direct.rows(sql, params)
         found = {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
         def get(s: str, key: str) -> int:

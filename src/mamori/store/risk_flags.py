@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.store import tables as t
+from mamori.store.direct import Direct
 
 FLAG_KINDS = ("device", "network", "ip")
 
 
-_c = t.risk_flags.c
-_MATCHING = select(_c.kind, _c.value).where(
-    _c.account_id == bindparam("account_id"), _c.value.in_(bindparam("values", expanding=True))
-)
+# the login path's statement, sent to the driver as written (store/direct.py)
+_MATCHING = "SELECT kind, value FROM risk_flags WHERE account_id = :account_id AND value IN ({})"
+
 
 class RiskFlags:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def add(
         self, account_id: int, *, kind: str, value: str, reason: str, now: datetime
@@ -42,8 +43,8 @@ class RiskFlags:
         pairs = [(k, v[:128]) for k, v in candidates.items() if v and k in FLAG_KINDS]
         if not pairs:
             return []
-        rows = await self.conn.execute(
-            _MATCHING, {"account_id": account_id, "values": [v for _, v in pairs]}
-        )
+        params: dict[str, Any] = {"account_id": account_id}
+        values = self.direct.expand(params, "v", [v for _, v in pairs])
+        rows = await self.direct.rows(_MATCHING.format(values), params)
         found = {(str(r[0]), str(r[1])) for r in rows}
         return [k for k, v in pairs if (k, v) in found]

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, String, delete, func, select, text
+from sqlalchemy import Row, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.risk.features import LEVELS, Level, LoginFeatures
 from mamori.store import tables as t
+from mamori.store.direct import Direct, insert
 
 _LENGTHS: dict[str, int] = {
     col.name: col.type.length
@@ -39,7 +40,6 @@ _COLUMNS: dict[Level, str] = {
 _ID_CHUNK = 1000
 # pg_advisory_xact_lock(int4, int4): a key space of our own, then the account (ids that agree in
 # their low 31 bits share a lock, which only costs a little extra waiting)
-_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
 _LOCK_SPACE = 0x6D6B  # "mk"
 
 
@@ -87,30 +87,34 @@ def _entry(row: Row[Any]) -> HistoryEntry:
     )
 
 
-# built once: constructing a statement costs more than running it
-_ADD = t.risk_history.insert().returning(t.risk_history.c.id)
+# every login runs these: sent to the driver as written (store/direct.py)
+_ADDED = ("account_id", "at", *(_COLUMNS[level] for level in LEVELS))
+_ADD = insert(t.risk_history, _ADDED, returning="id")
+_LOCK = "SELECT pg_advisory_xact_lock(:space, :key)"
+
 
 class RiskHistory:
     """Rows of `risk_history`, on the transaction's connection."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def lock_account(self, account_id: int) -> None:
         """Serialize this transaction with others recording logins of the same account, so that
         the cap sees their rows (PostgreSQL: a transaction-scoped advisory lock; SQLite: nothing
         to do, its first write already takes the database's only writer lock)."""
-        if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(_LOCK, {"space": _LOCK_SPACE, "key": account_id & 0x7FFFFFFF})
+        if self.direct.dialect == "postgresql":
+            await self.direct.rows(_LOCK, {"space": _LOCK_SPACE, "key": account_id & 0x7FFFFFFF})
 
     async def add(self, account_id: int, features: LoginFeatures, at: datetime) -> int:
         """Insert one login (pass it through `fit` first); returns the row id."""
         f = features
-        result = await self.conn.execute(
+        row = await self.direct.row(
             _ADD,
             {
                 "account_id": account_id,
-                "at": at,
+                "at": self.direct.time(at),
                 "ip": f.ip,
                 "network": f.network,
                 "country": f.country,
@@ -121,7 +125,8 @@ class RiskHistory:
                 "device_id": f.device_id,
             },
         )
-        return int(result.scalar_one())
+        assert row is not None
+        return int(row[0])
 
     async def count(self, account_id: int) -> int:
         c = t.risk_history.c

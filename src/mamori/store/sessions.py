@@ -2,47 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mamori.models import (
     Session,
 )
 from mamori.store import tables as t
+from mamori.store.direct import Direct, insert, select_all, utc, utc_required
+
+_S = {c.name: i for i, c in enumerate(t.sessions.columns)}
 
 
-def _session(row: Row[Any]) -> Session:
+def _session(row: Sequence[Any]) -> Session:
+    """A session from a row of every column in schema order (see `accounts._account`)."""
     return Session(
-        id=row.id,
-        account_id=row.account_id,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        idle_expires_at=row.idle_expires_at,
-        absolute_expires_at=row.absolute_expires_at,
-        remember=bool(row.remember),
-        ip=row.ip,
-        user_agent=row.user_agent,
-        revoked_at=row.revoked_at,
-        device_id=row.device_id,
+        id=int(row[_S["id"]]),
+        account_id=int(row[_S["account_id"]]),
+        created_at=utc_required(row[_S["created_at"]]),
+        last_seen_at=utc_required(row[_S["last_seen_at"]]),
+        idle_expires_at=utc_required(row[_S["idle_expires_at"]]),
+        absolute_expires_at=utc_required(row[_S["absolute_expires_at"]]),
+        remember=bool(row[_S["remember"]]),
+        ip=row[_S["ip"]],
+        user_agent=row[_S["user_agent"]],
+        revoked_at=utc(row[_S["revoked_at"]]),
+        device_id=row[_S["device_id"]],
     )
 
 
-# built once; values are bound per call (no statement building on the request path)
-_INSERT = insert(t.sessions)
-_BY_TOKEN_HASH = select(t.sessions).where(t.sessions.c.token_hash == bindparam("token_hash"))
+# every request with a session runs these: sent to the driver as written (store/direct.py)
+_CREATED = (
+    "token_hash",
+    "account_id",
+    "created_at",
+    "last_seen_at",
+    "idle_expires_at",
+    "absolute_expires_at",
+    "remember",
+    "ip",
+    "user_agent",
+    "revoke_reason",
+    "device_id",
+)
+_INSERT = insert(t.sessions, _CREATED, returning="id")
+_BY_TOKEN_HASH = select_all(t.sessions, "token_hash = :token_hash")
 _TOUCH = (
-    update(t.sessions)
-    .where(t.sessions.c.id == bindparam("session_id"), t.sessions.c.revoked_at.is_(None))
-    .values(last_seen_at=bindparam("now"), idle_expires_at=bindparam("idle_expires_at"))
+    "UPDATE sessions SET last_seen_at = :now, idle_expires_at = :idle_expires_at "
+    "WHERE id = :session_id AND revoked_at IS NULL"
 )
 
 
 class Sessions:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: Direct) -> None:
         self.conn = conn
+        self.direct = direct
 
     async def create(
         self,
@@ -57,15 +75,16 @@ class Sessions:
         user_agent: str,
         device_id: int | None = None,
     ) -> Session:
-        result = await self.conn.execute(
+        time = self.direct.time
+        row = await self.direct.row(
             _INSERT,
             {
                 "token_hash": token_hash,
                 "account_id": account_id,
-                "created_at": now,
-                "last_seen_at": now,
-                "idle_expires_at": idle_expires_at,
-                "absolute_expires_at": absolute_expires_at,
+                "created_at": time(now),
+                "last_seen_at": time(now),
+                "idle_expires_at": time(idle_expires_at),
+                "absolute_expires_at": time(absolute_expires_at),
                 "remember": remember,
                 "ip": ip,
                 "user_agent": user_agent[:512],
@@ -73,9 +92,9 @@ class Sessions:
                 "device_id": device_id,
             },
         )
-        assert result.inserted_primary_key is not None
+        assert row is not None
         return Session(
-            id=int(result.inserted_primary_key[0]),
+            id=int(row[0]),
             account_id=account_id,
             created_at=now,
             last_seen_at=now,
@@ -88,12 +107,18 @@ class Sessions:
         )
 
     async def by_token_hash(self, token_hash: str) -> Session | None:
-        row = (await self.conn.execute(_BY_TOKEN_HASH, {"token_hash": token_hash})).first()
+        row = await self.direct.row(_BY_TOKEN_HASH, {"token_hash": token_hash})
         return _session(row) if row else None
 
     async def touch(self, session_id: int, *, now: datetime, idle_expires_at: datetime) -> None:
-        await self.conn.execute(
-            _TOUCH, {"session_id": session_id, "now": now, "idle_expires_at": idle_expires_at}
+        time = self.direct.time
+        await self.direct.run(
+            _TOUCH,
+            {
+                "session_id": session_id,
+                "now": time(now),
+                "idle_expires_at": time(idle_expires_at),
+            },
         )
 
     async def revoke(self, session_id: int, *, now: datetime, reason: str) -> bool:

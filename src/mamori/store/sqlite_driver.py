@@ -22,7 +22,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -63,7 +63,9 @@ class Cursor:
         cur.close()
         return self
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+    async def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> Cursor:
         raw = self._conn._raw
         conn = self._conn
         if conn.inline and (not _is_write(sql) or conn._try_writer_lock()):
@@ -157,7 +159,9 @@ class Connection:
         self._raw  # noqa: B018 — raises on a closed connection, like aiosqlite
         return Cursor(self)
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+    async def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> Cursor:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
