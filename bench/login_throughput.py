@@ -54,7 +54,6 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -72,7 +71,7 @@ from bench.common import (
     busy_cores,
     exit_on_sigterm,
     free_port,
-    group_cpu_seconds,
+    group_cpu,
     log_tail,
     machine_cpu_times,
     machine_info,
@@ -90,7 +89,9 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
     " Chrome/131.0.0.0 Safari/537.36"
 )
-SPAWN_SLACK_SECONDS = 3.0  # time given to a spawned process to import before its start time
+HELPER_START_TIMEOUT = 60.0  # for a spawned process to import and say "ready"
+ROUND_SLACK_SECONDS = 0.2  # from a command to the helpers to the start of their window
+METRICS_LEAD_SECONDS = 0.15  # /metrics is read this long before a login window opens
 SERVER_START_TIMEOUT = 90.0
 SERVER_STOP_TIMEOUT = 15.0
 CLIENT_RESULT_TIMEOUT = 90.0  # seconds after the window for the client's last requests
@@ -137,23 +138,27 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
-def verify_loop(
-    stored_hash: str, password: str, params: HashParams, start_at: float, seconds: float
-) -> BoundWorker:
-    """Run in a worker process: verify `password` against `stored_hash` for `seconds`."""
+def bound_worker_main(
+    commands: Connection, stored_hash: str, password: str, params: HashParams
+) -> None:
+    """A bound process: for each (start_at, stop_at) it receives, verify `password` against
+    `stored_hash` in a loop over that window and send back a BoundWorker; None ends it."""
     hasher = PasswordHasher(params=params)
     assert hasher.verify(stored_hash=stored_hash, password=password)
-    _sleep_until(start_at)
-    count = 0
-    cpu0 = time.process_time()
-    t0 = time.monotonic()
-    stop = t0 + seconds
-    now = t0
-    while now < stop:
-        hasher.verify(stored_hash=stored_hash, password=password)
-        count += 1
-        now = time.monotonic()
-    return BoundWorker(verifications=count, elapsed=now - t0, cpu=time.process_time() - cpu0)
+    commands.send("ready")
+    while (window := commands.recv()) is not None:
+        start_at, stop_at = window
+        _sleep_until(start_at)
+        count = 0
+        cpu0 = time.process_time()
+        t0 = now = time.monotonic()
+        while now < stop_at:
+            hasher.verify(stored_hash=stored_hash, password=password)
+            count += 1
+            now = time.monotonic()
+        commands.send(
+            BoundWorker(verifications=count, elapsed=now - t0, cpu=time.process_time() - cpu0)
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,89 +301,77 @@ async def drive_logins(
 
 
 def client_main(
-    results: Connection,
+    commands: Connection,
     base_url: str,
     login_ids: list[str],
     password: str,
     connections: int,
-    start_at: float,
-    measure_from: float,
-    stop_at: float,
     cookies: list[str] | None = None,
 ) -> None:
-    """Entry point of the client process: sends its ClientResult down `results`."""
-    result = asyncio.run(
-        drive_logins(
-            base_url,
-            login_ids,
-            password,
-            connections=connections,
-            start_at=start_at,
-            measure_from=measure_from,
-            stop_at=stop_at,
-            cookies=cookies,
+    """The client process: for each (start_at, measure_from, stop_at) it receives, drive logins
+    over new connections and send back a ClientResult; None ends it."""
+    commands.send("ready")
+    while (window := commands.recv()) is not None:
+        start_at, measure_from, stop_at = window
+        result = asyncio.run(
+            drive_logins(
+                base_url,
+                login_ids,
+                password,
+                connections=connections,
+                start_at=start_at,
+                measure_from=measure_from,
+                stop_at=stop_at,
+                cookies=cookies,
+            )
         )
-    )
-    results.send(result)
-    results.close()
+        commands.send(result)
 
 
 @contextlib.contextmanager
-def client_process(
-    base_url: str,
-    login_ids: list[str],
-    password: str,
-    *,
-    connections: int,
-    start_at: float,
-    measure_from: float,
-    stop_at: float,
-    cookies: list[str] | None = None,
-) -> Iterator[Connection]:
-    """Start the client in a spawned process; yield the end its result arrives on. The process is
-    terminated (then killed) if it is still running when the block ends."""
+def helpers(
+    target: Any, args_each: Sequence[tuple[Any, ...]], name: str
+) -> Iterator[list[Connection]]:
+    """Spawn one process per argument tuple running `target(pipe_end, *args)`; yield our pipe
+    ends once every process said "ready". They are told to stop (then terminated, then killed)
+    when the block ends."""
     context = multiprocessing.get_context("spawn")
-    receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(
-        target=client_main,
-        args=(
-            sending,
-            base_url,
-            login_ids,
-            password,
-            connections,
-            start_at,
-            measure_from,
-            stop_at,
-            cookies,
-        ),
-        name="login-client",
-    )
-    process.start()
-    sending.close()  # so that recv() sees EOF if the client dies without an answer
+    pipes: list[Connection] = []
+    processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        yield receiving
+        for i, args in enumerate(args_each):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=target, args=(theirs, *args), name=f"{name}-{i}")
+            process.start()
+            theirs.close()
+            pipes.append(ours)
+            processes.append(process)
+        for pipe in pipes:
+            if receive(pipe, HELPER_START_TIMEOUT) != "ready":
+                raise RuntimeError(f"the {name} process did not start")
+        yield pipes
     finally:
-        receiving.close()
-        process.join(timeout=2.0)  # it exits by itself once its answer is sent
-        if process.is_alive():
-            process.terminate()
-            process.join(timeout=SERVER_STOP_TIMEOUT)
-        if process.is_alive():
-            process.kill()
-            process.join()
+        for pipe in pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+            pipe.close()
+        for helper in processes:
+            helper.join(timeout=5.0)
+            if helper.is_alive():
+                helper.terminate()
+                helper.join(timeout=SERVER_STOP_TIMEOUT)
+            if helper.is_alive():
+                helper.kill()
+                helper.join()
 
 
-def receive_result(results: Connection, stop_at: float) -> ClientResult:
-    if not results.poll(max(0.0, stop_at - time.monotonic()) + CLIENT_RESULT_TIMEOUT):
-        raise RuntimeError("the client process gave no result")
+def receive(pipe: Connection, timeout: float) -> Any:
+    if not pipe.poll(timeout):
+        raise RuntimeError("a helper process gave no answer")
     try:
-        result = results.recv()
+        return pipe.recv()
     except EOFError:
-        raise RuntimeError("the client process died without a result") from None
-    if not isinstance(result, ClientResult):
-        raise RuntimeError(f"unexpected answer from the client process: {result!r}")
-    return result
+        raise RuntimeError("a helper process died without an answer") from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -497,6 +490,7 @@ class Round:
     bound_machine_cores: float | None
     client: ClientResult
     server_cpu: float | None  # CPU seconds of the server's processes over the login window
+    worker_cores: list[float]  # CPUs of its busiest processes (the workers) over the window
     login_machine_cores: float | None
     steal_cores: tuple[float | None, float | None]  # during the bound, during the logins
     server_hashes: tuple[float, float] | None  # (verifications, CPU s) counted in the server
@@ -511,72 +505,100 @@ class Round:
 
 
 def login_round(
-    server: subprocess.Popen[bytes],
-    base_url: str,
-    login_ids: list[str],
-    password: str,
-    cookies: list[str] | None,
-    args: argparse.Namespace,
-) -> tuple[ClientResult, float | None, float | None, float | None, tuple[float, float] | None]:
-    """One login phase: (client result, server CPU s, machine cores, steal cores, hashes)."""
-    start_at = time.monotonic() + SPAWN_SLACK_SECONDS
+    client: Connection, server: subprocess.Popen[bytes], base_url: str, args: argparse.Namespace
+) -> tuple[
+    ClientResult,
+    float | None,
+    list[float],
+    float | None,
+    float | None,
+    tuple[float, float] | None,
+]:
+    """One login phase: (client result, server CPU s, the busiest server processes' CPUs,
+    machine cores, steal cores, hashes)."""
+    start_at = time.monotonic() + ROUND_SLACK_SECONDS
     measure_from = start_at + args.warmup
     stop_at = measure_from + args.seconds
-    with client_process(
-        base_url,
-        login_ids,
-        password,
-        connections=args.connections,
-        start_at=start_at,
-        measure_from=measure_from,
-        stop_at=stop_at,
-        cookies=cookies,
-    ) as results:
-        _sleep_until(measure_from)
-        hashes0 = hash_counters(base_url)
-        server_cpu0 = group_cpu_seconds(server.pid)
-        machine0 = machine_cpu_times()
-        _sleep_until(stop_at)
-        server_cpu1 = group_cpu_seconds(server.pid)
-        machine1 = machine_cpu_times()
-        hashes1 = hash_counters(base_url)
-        client = receive_result(results, stop_at)
-    server_cpu = (
-        server_cpu1 - server_cpu0 if server_cpu0 is not None and server_cpu1 is not None else None
+    client.send((start_at, measure_from, stop_at))
+    # /metrics is read just outside the window (its answer costs the server a little CPU)
+    _sleep_until(measure_from - METRICS_LEAD_SECONDS)
+    hashes0, m0 = hash_counters(base_url), time.monotonic()
+    _sleep_until(measure_from)
+    server_cpu0, machine0, t0 = group_cpu(server.pid), machine_cpu_times(), time.monotonic()
+    _sleep_until(stop_at)
+    server_cpu1, machine1, t1 = group_cpu(server.pid), machine_cpu_times(), time.monotonic()
+    hashes1, m1 = hash_counters(base_url), time.monotonic()
+    result = receive(client, CLIENT_RESULT_TIMEOUT)
+    if not isinstance(result, ClientResult):
+        raise RuntimeError(f"unexpected answer from the client process: {result!r}")
+    # per process: the busiest ones are the workers (the supervisor idles)
+    per_process = sorted(
+        (cpu - server_cpu0.get(pid, 0.0) for pid, cpu in server_cpu1.items()), reverse=True
     )
+    # CPU seconds over the login window (the samples are microseconds off its edges)
+    scale = args.seconds / (t1 - t0) if t1 > t0 else 1.0
+    server_cpu = sum(per_process) * scale if per_process else None
+    # the hashing threads' count and CPU, scaled from the /metrics window to the login window
     hashes = (
-        (hashes1[0] - hashes0[0], hashes1[1] - hashes0[1])
-        if hashes0 is not None and hashes1 is not None
+        (
+            (hashes1[0] - hashes0[0]) * args.seconds / (m1 - m0),
+            (hashes1[1] - hashes0[1]) * args.seconds / (m1 - m0),
+        )
+        if hashes0 is not None and hashes1 is not None and m1 > m0
         else None
     )
     return (
-        client,
+        result,
         server_cpu,
-        busy_cores(machine0, machine1, args.seconds),
-        stolen_cores(machine0, machine1, args.seconds),
+        [round(cpu / (t1 - t0), 2) for cpu in per_process[: args.workers]],
+        busy_cores(machine0, machine1, t1 - t0),
+        stolen_cores(machine0, machine1, t1 - t0),
         hashes,
     )
 
 
 def bound_round(
-    stored_hash: str, password: str, params: HashParams, args: argparse.Namespace
+    workers: list[Connection], args: argparse.Namespace
 ) -> tuple[list[BoundWorker], float | None, float | None]:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
-        start_at = time.monotonic() + SPAWN_SLACK_SECONDS
-        futures = [
-            pool.submit(verify_loop, stored_hash, password, params, start_at, args.seconds)
-            for _ in range(args.workers)
-        ]
-        _sleep_until(start_at)
-        before = machine_cpu_times()
-        _sleep_until(start_at + args.seconds)
-        after = machine_cpu_times()
-        return (
-            [f.result() for f in futures],
-            busy_cores(before, after, args.seconds),
-            stolen_cores(before, after, args.seconds),
-        )
+    """One bound phase: every bound process verifies over the same window."""
+    start_at = time.monotonic() + ROUND_SLACK_SECONDS
+    for worker in workers:
+        worker.send((start_at, start_at + args.seconds))
+    _sleep_until(start_at)
+    before = machine_cpu_times()
+    _sleep_until(start_at + args.seconds)
+    after = machine_cpu_times()
+    results = [receive(worker, CLIENT_RESULT_TIMEOUT) for worker in workers]
+    if not all(isinstance(r, BoundWorker) for r in results):
+        raise RuntimeError(f"unexpected answer from a bound process: {results!r}")
+    return (
+        results,
+        busy_cores(before, after, args.seconds),
+        stolen_cores(before, after, args.seconds),
+    )
+
+
+def measured_round(
+    workers: list[Connection],
+    client: Connection,
+    server: subprocess.Popen[bytes],
+    base_url: str,
+    args: argparse.Namespace,
+) -> Round:
+    bound, bound_cores, bound_steal = bound_round(workers, args)
+    result, server_cpu, worker_cores, login_cores, login_steal, hashes = login_round(
+        client, server, base_url, args
+    )
+    return Round(
+        bound=bound,
+        bound_machine_cores=bound_cores,
+        client=result,
+        server_cpu=server_cpu,
+        worker_cores=worker_cores,
+        login_machine_cores=login_cores,
+        steal_cores=(bound_steal, login_steal),
+        server_hashes=hashes,
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -632,26 +654,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{args.rounds} rounds of bound then logins (the server idles during the bound)",
                 flush=True,
             )
-            for i in range(args.rounds):
-                bound, bound_cores, bound_steal = bound_round(stored_hash, password, params, args)
-                client, server_cpu, login_cores, login_steal, hashes = login_round(
-                    server, base_url, login_ids, password, cookies, args
-                )
-                done = Round(
-                    bound=bound,
-                    bound_machine_cores=bound_cores,
-                    client=client,
-                    server_cpu=server_cpu,
-                    login_machine_cores=login_cores,
-                    steal_cores=(bound_steal, login_steal),
-                    server_hashes=hashes,
-                )
-                rounds.append(done)
-                print(
-                    f"  round {i + 1}: bound {done.bound_rate:5.1f}/s, logins "
-                    f"{done.login_rate:5.1f}/s, ratio {done.login_rate / done.bound_rate:.3f}",
-                    flush=True,
-                )
+            with (
+                helpers(
+                    bound_worker_main,
+                    [(stored_hash, password, params)] * args.workers,
+                    "bound",
+                ) as workers,
+                helpers(
+                    client_main,
+                    [(base_url, login_ids, password, args.connections, cookies)],
+                    "client",
+                ) as (client_pipe,),
+            ):
+                for i in range(args.rounds):
+                    rounds.append(measured_round(workers, client_pipe, server, base_url, args))
+                    done = rounds[-1]
+                    print(
+                        f"  round {i + 1:2d}: bound {done.bound_rate:5.1f}/s, logins "
+                        f"{done.login_rate:5.1f}/s, ratio {done.login_rate / done.bound_rate:.3f}"
+                        + (
+                            f"; server {done.server_cpu / args.seconds:.2f} CPUs "
+                            f"{done.worker_cores}"
+                            + (
+                                f", machine {done.login_machine_cores:.2f}"
+                                if done.login_machine_cores is not None
+                                else ""
+                            )
+                            if done.server_cpu is not None
+                            else ""
+                        ),
+                        flush=True,
+                    )
             log_lines = (workdir / "server.log").read_text(errors="replace").splitlines()
             server_log_errors = sum(1 for ln in log_lines if "ERROR" in ln or "Traceback" in ln)
             if server_log_errors:
@@ -752,6 +785,7 @@ def summarize(
                     if r.server_cpu is not None and r.client.ok
                     else None
                 ),
+                "worker_cores": r.worker_cores,
                 "steal_cores_bound": r.steal_cores[0],
                 "steal_cores_logins": r.steal_cores[1],
             }
@@ -886,10 +920,12 @@ def report(result: dict[str, Any]) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="measured seconds per phase and round (10)"
+        "--seconds", type=float, default=3.0, help="measured seconds per phase and round (3)"
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of bound then logins (3)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds (3)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of bound then logins (10)")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="client warm-up seconds per round (1)"
+    )
     parser.add_argument("--connections", type=int, default=8, help="client connections (8)")
     parser.add_argument("--workers", type=int, default=2, help="server workers = bound processes")
     parser.add_argument("--accounts", type=int, default=1000, help="accounts to create (1000)")

@@ -131,6 +131,15 @@ def test_needs_rehash(hasher: PasswordHasher) -> None:
     assert stronger.needs_rehash(hashed)
     assert PasswordHasher(params=HashParams(time_cost=1, memory_cost_kib=9216)).needs_rehash(hashed)
     assert not stronger.needs_rehash(stronger.hash(GOOD))
+    # answered from the hash's shape the second time: the same answers
+    for _ in range(2):
+        assert not hasher.needs_rehash(hasher.hash(GOOD + "x"))
+        assert stronger.needs_rehash(hashed)
+    # another salt or digest length is another shape
+    parts = hashed.split("$")
+    longer_salt = "$".join([*parts[:4], parts[4] + "AAAA", parts[5]])
+    assert hasher.needs_rehash(longer_salt)
+    assert not hasher.needs_rehash(hashed)
 
 
 def _median_seconds(call: Callable[[], object], runs: int = 5) -> float:

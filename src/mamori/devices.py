@@ -237,10 +237,16 @@ def parse_user_agent(ua: str) -> ClientInfo:
 _DEVICE_SALT: Final = "mamori/device-cookie"
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(key: str) -> Signer:
+    """One signer per service key (making one derives its key: a few HMACs per request)."""
+    return Signer(key, salt=_DEVICE_SALT)
+
+
 def new_device_cookie(*, key: str) -> tuple[str, str]:
     """(cookie value, device hash to store)."""
     device_id = secrets.token_urlsafe(16)
-    return Signer(key, salt=_DEVICE_SALT).sign(device_id).decode("ascii"), _hash(device_id)
+    return _signer(key).sign(device_id).decode("ascii"), _hash(device_id)
 
 
 def device_hash_from_cookie(value: str | None, *, key: str) -> str | None:
@@ -248,7 +254,7 @@ def device_hash_from_cookie(value: str | None, *, key: str) -> str | None:
     if not value or len(value) > 200:
         return None
     try:
-        device_id = Signer(key, salt=_DEVICE_SALT).unsign(value).decode("ascii")
+        device_id = _signer(key).unsign(value).decode("ascii")
     except (BadSignature, UnicodeError):
         return None
     return _hash(device_id)

@@ -16,6 +16,7 @@ right, the only end a client cannot forge::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -69,6 +70,7 @@ def _split_host(text: str) -> str | None:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # each request parses its address several times
 def _parse(value: str) -> IPv4Address | IPv6Address | None:
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
@@ -108,6 +110,7 @@ def normalize_ip(value: str) -> str | None:
     return None if address is None else str(address)
 
 
+@functools.lru_cache(maxsize=4096)  # every attempt is counted per subnet
 def subnet_of(ip: str) -> str:
     """Return the /24 (IPv4) or /64 (IPv6) network containing ``ip`` as CIDR text.
 

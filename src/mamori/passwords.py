@@ -99,6 +99,9 @@ class PasswordHasher:
         # Verified instead of a real hash when the login ID is unknown, so that both cases cost
         # the same. Its password is random and thrown away: nothing can match it.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(32))
+        # needs_rehash by the hash's shape (its parameters and the lengths of its salt and
+        # digest, all that the check reads): parsing a hash costs more than the rest of it
+        self._rehash_by_shape: dict[str, bool] = {}
 
     def hash(self, password: str) -> str:
         """Hash the NFKC form of `password`; the result encodes the salt and the parameters.
@@ -121,10 +124,21 @@ class PasswordHasher:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """True if `stored_hash` was made with other parameters or type, or cannot be read."""
+        parts = stored_hash.split("$")
+        shape = (
+            "$".join([*parts[:4], str(len(parts[4])), str(len(parts[5]))])
+            if len(parts) == 6
+            else None
+        )
+        if shape is not None and shape in self._rehash_by_shape:
+            return self._rehash_by_shape[shape]
         try:
-            return self._hasher.check_needs_rehash(stored_hash)
+            answer = self._hasher.check_needs_rehash(stored_hash)
         except ValueError:  # InvalidHashError, UnicodeEncodeError
-            return True
+            answer = True
+        if shape is not None and len(self._rehash_by_shape) < 64:
+            self._rehash_by_shape[shape] = answer
+        return answer
 
     def _check(self, stored_hash: str, candidate: str) -> bool:
         try:

@@ -30,7 +30,6 @@ Errors propagate: SQL is the fallback of last resort. `close()` leaves the engin
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -80,7 +79,8 @@ class SQLCounters:
         of their own): a login counts its attempt in the transaction that looks the account up.
         Atomicity is unchanged (each update is still one statement); the caller commits.
         `direct`: the transaction's driver, when the caller has it already."""
-        clone = copy.copy(self)
+        clone = object.__new__(SQLCounters)  # copy.copy costs ~20 us; this runs per login
+        clone.__dict__.update(self.__dict__)
         clone._conn = conn
         clone._bound_direct = direct
         return clone

@@ -89,6 +89,14 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return _PARAM.sub(number, sql), tuple(order)
 
 
+@lru_cache(maxsize=64)  # a login stores the same `now` several times
+def _stored_time(value: datetime, as_text: bool) -> Any:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return naive.strftime(_SQLITE_TIME) if as_text else naive
+
+
 def utc(value: Any) -> datetime | None:
     """A stored time (text on SQLite, a naive datetime on PostgreSQL) as aware UTC."""
     if value is None:
@@ -125,10 +133,7 @@ class Direct:
         """A timezone-aware datetime as a parameter (naive UTC; text on SQLite)."""
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime(_SQLITE_TIME) if self._sqlite is not None else naive
+        return _stored_time(value, self._sqlite is not None)
 
     @staticmethod
     def expand(params: dict[str, Any], name: str, values: Sequence[Any]) -> str:

@@ -25,7 +25,7 @@ from mamori.web.cookies import (
     set_device_cookie,
     set_session_cookie,
 )
-from mamori.web.deps import AuthDep, ClientDep, ServicesDep
+from mamori.web.deps import AuthDep, ClientDep, ServicesDep, client_of, services_of
 from mamori.web.errors import password_messages
 from mamori.web.security import check_not_cross_site
 
@@ -154,13 +154,15 @@ async def signup(body: SignupIn, request: Request, svc: ServicesDep, client: Cli
 
 
 @router.post("/login")
-async def login(body: LoginIn, request: Request, svc: ServicesDep, client: ClientDep) -> Response:
+async def login(body: LoginIn, request: Request) -> Response:
+    # the busiest route takes its services and client from the request, not as dependencies:
+    # FastAPI spends ~100 us resolving each one (docs/benchmarks.md, login throughput)
     result = await login_flow.login(
-        svc,
+        services_of(request),
         login_id=body.login_id,
         password=body.password,
         remember=body.remember,
-        client=client,
+        client=client_of(request),
         device_cookie=device_cookie_of(request),
     )
     if isinstance(result, login_flow.ChallengeStarted):

@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +28,22 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
+
+
+# Added to every response that does not set them itself.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in (
+        ("Content-Security-Policy", CSP),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Cache-Control", "no-store"),
+    )
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class CSRFFailed(InputError):
@@ -49,7 +64,7 @@ class SecurityMiddleware:
         self.app = app
         self.max_body = max_body_bytes
         self.trusted = tuple(trusted_proxies)
-        self.hsts = hsts
+        self.headers = (*SECURITY_HEADERS, HSTS) if hsts else SECURITY_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,16 +115,10 @@ class SecurityMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                h = MutableHeaders(scope=message)
-                h.setdefault("Content-Security-Policy", CSP)
-                h.setdefault("X-Frame-Options", "DENY")
-                h.setdefault("X-Content-Type-Options", "nosniff")
-                h.setdefault("Referrer-Policy", "no-referrer")
-                h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                h.setdefault("Cache-Control", "no-store")
-                if self.hsts:
-                    h.setdefault("Strict-Transport-Security", "max-age=31536000")
+                raw = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in raw}
+                raw.extend(h for h in self.headers if h[0] not in present)
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, replay, send_with_headers)
