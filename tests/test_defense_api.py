@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -534,3 +535,52 @@ async def test_detector_subnet_and_network_bans_spare_the_owners_browser(
         assert (await alice_browser.post(LOGIN, json=body, headers=other_ip)).status_code == 429
     await svc.background.drain()
     await svc.store.dispose()
+
+
+async def test_banned_sources_wait_while_passwords_are_checked(
+    web: httpx.AsyncClient, svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal is held while this process checks a password (the hash gets the CPU), then
+    answered; with no check in flight, or once it has waited PARK_SECONDS, it goes out at once."""
+    from mamori.web import gate
+
+    await make_account(web, "busy")
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    r = await web.post(
+        "/api/v1/admin/bans", headers=auth, json={"kind": "ip", "value": "192.0.2.66"}
+    )
+    assert r.status_code == 201
+    assert (await login(web, "busy", PASSWORD, "192.0.2.66")).status_code == 429  # nothing held
+
+    release = threading.Event()
+    real_verify = svc.hasher.verify
+
+    def held_verify(*, stored_hash: str | None, password: str) -> bool:
+        release.wait(10)
+        return real_verify(stored_hash=stored_hash, password=password)
+
+    monkeypatch.setattr(svc.hasher, "verify", held_verify)
+    legit = asyncio.create_task(login(web, "busy", PASSWORD, "203.0.113.50"))
+    async with asyncio.timeout(5):
+        while not svc.gate.in_flight:  # noqa: ASYNC110 — the login task gets there by itself
+            await asyncio.sleep(0.01)
+    refused = asyncio.create_task(login(web, "busy", PASSWORD, "192.0.2.66"))
+    await asyncio.sleep(0.2)
+    assert not refused.done()  # parked behind the password check
+    release.set()
+    assert (await legit).status_code == 200
+    r = await refused
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+
+    # the wait is bounded
+    monkeypatch.setattr(gate, "PARK_SECONDS", 0.1)
+    release.clear()
+    legit = asyncio.create_task(login(web, "busy", PASSWORD, "203.0.113.50"))
+    async with asyncio.timeout(5):
+        while not svc.gate.in_flight:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    async with asyncio.timeout(2):
+        assert (await login(web, "busy", PASSWORD, "192.0.2.66")).status_code == 429
+    assert not legit.done()
+    release.set()
+    assert (await legit).status_code == 200

@@ -99,3 +99,28 @@ async def test_a_thread_takes_the_next_hash_without_the_event_loop() -> None:
     assert len(done) == 2
     await asyncio.gather(*tasks)
     assert metrics.HASHES._value.get() - before == 2
+
+
+async def test_quiet_waits_for_the_hashes_in_flight_at_most_so_long() -> None:
+    gate = HashGate(slots=1, queue=4)
+    await gate.quiet(at_most=5)  # nothing in flight: at once
+    started, release = blocker()
+
+    def hold() -> None:
+        started.set()
+        release.wait(5)
+
+    running = asyncio.create_task(gate.run(hold, priority=False))
+    await wait_for(started.is_set)
+    assert gate.in_flight == 1
+    t0 = time.monotonic()
+    await gate.quiet(at_most=0.1)  # still running: gives up after at_most
+    assert 0.08 <= time.monotonic() - t0 < 2
+    waiter = asyncio.create_task(gate.quiet(at_most=5))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    release.set()
+    await running
+    async with asyncio.timeout(1):
+        await waiter
+    assert gate.in_flight == 0

@@ -15,6 +15,7 @@ A hash whose caller went away before it started is skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -41,6 +42,9 @@ class HashGate:
         self._low: deque[_Job] = deque()
         self._ready = threading.Condition(threading.Lock())
         self._threads: list[threading.Thread] = []  # started on first use, one per slot
+        # on the event loop: hashes asked for and not answered yet, and who waits for none
+        self._in_flight = 0
+        self._quiet: asyncio.Event | None = None
 
     @property
     def active(self) -> int:
@@ -64,8 +68,32 @@ class HashGate:
             if len(self._threads) < self.slots:
                 self._start_thread()
             self._ready.notify()
-        # if the caller is cancelled, so is the job (skipped unless it has started)
-        return await asyncio.wrap_future(job)
+        self._in_flight += 1
+        try:
+            # if the caller is cancelled, so is the job (skipped unless it has started)
+            return await asyncio.wrap_future(job)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._quiet is not None:
+                self._quiet.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Hashes this event loop asked for that have not been answered yet."""
+        return self._in_flight
+
+    async def quiet(self, *, at_most: float) -> None:
+        """Wait until no hash asked for on this event loop is running or waiting, or for
+        `at_most` seconds: for work that should yield its CPU to password checks (the ban
+        gate's answers to banned sources)."""
+        if not self._in_flight:
+            return
+        if self._quiet is None:
+            self._quiet = asyncio.Event()
+        self._quiet.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(at_most):
+                await self._quiet.wait()
 
     def _start_thread(self) -> None:
         thread = threading.Thread(

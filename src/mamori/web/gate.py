@@ -7,6 +7,10 @@ It sits inside SecurityMiddleware (which resolved the client IP and adds the sec
 Allowlisted sources pass; in monitor mode nothing is refused (the login flow records what would
 have been). The login flow checks again, for callers that do not come through HTTP.
 
+While the process is checking passwords, a refusal waits for those checks to end (at most
+PARK_SECONDS, and only MAX_PARKED at a time): banned sources are answered with the CPU that
+legitimate logins leave, instead of halving the CPU of a login's hash under a flood.
+
 A ban the detector put on a whole subnet or network also catches the owners who live there: a
 login carrying a validly signed device cookie passes the gate, and the login flow refuses it
 after the device lookup unless that browser is bound to the account (`Defender.spared_ban`).
@@ -40,6 +44,8 @@ GATED = frozenset(
 
 
 LOGINS = frozenset({"/api/v1/login", "/login"})
+PARK_SECONDS = 0.5  # the longest a refusal waits for this process's password checks
+MAX_PARKED = 512  # refusals waiting at once, per process
 DEVICE_COOKIES = frozenset({"__Host-mamori_device", "mamori_device"})
 
 
@@ -75,6 +81,7 @@ class BanGate:
     def __init__(self, app: ASGIApp, *, services: Services) -> None:
         self.app = app
         self.services = services
+        self.parked = 0  # refusals waiting for the password checks to finish
 
     def _signed_device_cookie(self, scope: Scope) -> bool:
         for name, value in scope.get("headers") or ():
@@ -103,6 +110,16 @@ class BanGate:
         if not seconds:
             await self.app(scope, receive, send)
             return
+        if svc.gate.in_flight and self.parked < MAX_PARKED:
+            # Legitimate work first: while this process checks passwords, a banned source
+            # waits for its answer (costing nothing meanwhile) instead of taking the CPU that
+            # a login's hash needs (measured in bench/defense.py, part b). A flood then runs
+            # at the pace of the leftover CPU; past MAX_PARKED waiting, answers go out at once.
+            self.parked += 1
+            try:
+                await svc.gate.quiet(at_most=PARK_SECONDS)
+            finally:
+                self.parked -= 1
         api, page = _BODIES[_language(scope, svc.settings.default_language)]
         is_api = scope["path"].startswith("/api/")
         body = (api + f"{seconds}}}}}").encode() if is_api else page
