@@ -334,3 +334,43 @@ async def test_healthz_and_openapi(client: httpx.AsyncClient) -> None:
         "/api/v1/me/password",
     ):
         assert path in spec["paths"], path
+
+
+async def test_a_returning_browser_refreshes_last_seen_at_most_once_a_minute(
+    client: httpx.AsyncClient, services: Services, clock: FixedClock
+) -> None:
+    """Like a session's last-seen time: a login within a minute of the last one, from the same
+    browser and place, writes neither the device binding nor the account's last login."""
+    assert (await signup(client, "rita")).status_code == 201
+
+    async def seen() -> tuple[object, object, str]:
+        async with services.store.begin() as tx:
+            account = await tx.accounts.by_login_key("rita")
+            assert account is not None
+            devices = await tx.devices.for_account(account.id)
+        assert len(devices) == 1
+        return devices[0].last_seen_at, account.last_login_at, devices[0].last_ip
+
+    async def login(ip: str | None = None) -> None:
+        headers = {"x-forwarded-for": ip} if ip else {}
+        r = await client.post(
+            "/api/v1/login", json={"login_id": "rita", "password": PASSWORD}, headers=headers
+        )
+        assert r.status_code == 200, r.text
+
+    t0 = clock.advance(61)  # the sign-up bound the browser a minute ago
+    await login()
+    assert await seen() == (t0, t0, "203.0.113.7")
+    clock.advance(30)
+    await login()
+    assert await seen() == (t0, t0, "203.0.113.7")  # unchanged: nothing written
+    t2 = clock.advance(31)
+    await login()
+    assert await seen() == (t2, t2, "203.0.113.7")
+    # within the minute, but the browser changed (an update): the binding is refreshed
+    t3 = clock.advance(10)
+    client.headers["user-agent"] = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Firefox/133.0"
+    await login()
+    assert await seen() == (t3, t2, "203.0.113.7")
+    async with services.store.begin() as tx:  # every login is still in the history
+        assert await tx.events.count(type="login_success", login_id="rita") == 4

@@ -203,6 +203,7 @@ class Device:
     as_name: str
     trusted_until: datetime | None = None
     ask_again: bool = False  # bound after a second step without "don't ask again"
+    user_agent: str = ""
 
     @property
     def known(self) -> bool:

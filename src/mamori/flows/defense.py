@@ -209,7 +209,7 @@ class Defender:
         if tx is None:
             return c
         if isinstance(c, SQLCounters) and c.engine is self.store.engine:
-            return c.bound(tx.conn)
+            return c.bound(tx.conn, tx.direct)
         if (
             isinstance(c, FailoverCounters)
             and isinstance(c.fallback, SQLCounters)
@@ -217,7 +217,7 @@ class Defender:
         ):
             # Redis first; should it be down, the SQL fallback runs inside tx (no second
             # connection is taken while tx holds one: that could exhaust the pool)
-            return c.with_fallback(c.fallback.bound(tx.conn))
+            return c.with_fallback(c.fallback.bound(tx.conn, tx.direct))
         return c
 
     async def reserve(

@@ -45,9 +45,9 @@ from mamori.flows.center import single_device_applies
 from mamori.flows.challenge import ChallengeStarted
 from mamori.flows.defense import Reservation, retry_after
 from mamori.flows.services import Services
-from mamori.flows.sessions import Authenticated, NewSession, start_session
+from mamori.flows.sessions import TOUCH_INTERVAL, Authenticated, NewSession, start_session
 from mamori.identifiers import has_control, login_key, printable
-from mamori.models import Account, ClientContext, EventType
+from mamori.models import Account, ClientContext, Device, EventType
 from mamori.risk.assessment import Assessment
 from mamori.risk.features import LoginFeatures, network_key
 from mamori.risk.frequencies import FrequencySnapshot
@@ -205,6 +205,7 @@ async def login(
     # bound: the cookie is bound to this account (its own lockout tier);
     # known: and not waiting to be asked again (the risk policy's "recognized device")
     bound = known = trusted = False
+    found: Device | None = None
     flags: list[str] = []
     now = svc.clock.now()
     features = features_of(client, device_id=cookie_hash)
@@ -374,6 +375,7 @@ async def login(
         remember=remember,
         new_hash=new_hash,
         details={"defense": reservation.details(), "risk": risk.details(), "method": "password"},
+        seen=found,
     )
     return LoginResult(
         account=result.account,
@@ -589,9 +591,12 @@ async def finish(
     trust_until: datetime | None = None,
     ask_again: bool = False,
     clear_forced: bool = False,
+    seen: Device | None = None,
 ) -> LoginResult:
     """A login that passed: counters, rehash, device bound (and trusted), session, event, and
-    the login added to the account's risk history."""
+    the login added to the account's risk history. `seen`: the browser's binding to the
+    account as read before the hash (its "last seen" is refreshed at most once a minute, like
+    a session's, and the account's last login likewise)."""
     now = svc.clock.now()
     async with svc.store.begin() as tx:
         await svc.defender.on_success(
@@ -607,13 +612,16 @@ async def finish(
                 account_id=account.id,
                 login_id=key,
             )
-        device = await tx.devices.bind(
-            device_hash=device_hash,
-            account_id=account.id,
-            client=client,
-            now=now,
-            ask_again=ask_again,
-        )
+        if seen is not None and not ask_again and _seen_recently(seen, client, now):
+            device = seen  # the same browser, as it was less than a minute ago: no write
+        else:
+            device = await tx.devices.bind(
+                device_hash=device_hash,
+                account_id=account.id,
+                client=client,
+                now=now,
+                ask_again=ask_again,
+            )
         if trust_until is not None:
             await tx.devices.trust(device_id=device.id, account_id=account.id, until=trust_until)
             await tx.events.add(
@@ -627,7 +635,9 @@ async def finish(
             )
         if clear_forced:
             await tx.accounts.set_two_step_forced(account.id, False)
-        await tx.accounts.touch_login(account.id, at=now)
+        last = account.last_login_at
+        if last is None or account.dormant_warned_at is not None or now - last >= TOUCH_INTERVAL:
+            await tx.accounts.touch_login(account.id, at=now)
         features = features_of(client, device_id=device_hash)
         try:  # the login joins the account's risk history (SQL: in this transaction)
             history = details.get("risk", {}).get("history")
@@ -678,6 +688,21 @@ async def finish(
     # single-device mode: the new browser is asked before the others are signed out
     return LoginResult(
         account=account, session=session, device_cookie=None, single_device_confirm=others > 0
+    )
+
+
+def _seen_recently(device: Device, client: ClientContext, now: datetime) -> bool:
+    """The binding already says what a refresh would write, give or take `TOUCH_INTERVAL`."""
+    return (
+        not device.ask_again
+        and now - device.last_seen_at < TOUCH_INTERVAL
+        and device.last_ip == client.ip
+        and device.user_agent == client.user_agent[:512]
+        and device.browser == client.browser[:64]
+        and device.os == client.os[:64]
+        and device.device_type == client.device_type[:16]
+        and device.country == client.country[:2]
+        and device.as_name == client.as_name[:128]
     )
 
 

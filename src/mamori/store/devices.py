@@ -35,6 +35,7 @@ def _device(row: Sequence[Any]) -> Device:
         as_name=row[_D["as_name"]],
         trusted_until=utc(row[_D["trusted_until"]]),
         ask_again=bool(row[_D["ask_again"]]),
+        user_agent=row[_D["user_agent"]],
     )
 
 

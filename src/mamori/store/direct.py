@@ -38,7 +38,6 @@ __all__ = ["Direct", "columns", "in_list", "insert", "select_all", "utc", "utc_r
 
 # a quoted literal or name (left as it is), or a `:name` parameter (not a `::type` cast)
 _PARAM: Final = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(?<![:\w]):(\w+)")
-_SQLITE_TIME: Final = "%Y-%m-%d %H:%M:%S.%f"  # sqlalchemy.dialects.sqlite.DATETIME's format
 
 
 def columns(table: Table, *, prefix: str = "") -> str:
@@ -94,7 +93,8 @@ def _stored_time(value: datetime, as_text: bool) -> Any:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database")
     naive = value.astimezone(UTC).replace(tzinfo=None)
-    return naive.strftime(_SQLITE_TIME) if as_text else naive
+    # "YYYY-MM-DD HH:MM:SS.ffffff": SQLAlchemy's SQLite DATETIME format
+    return naive.isoformat(" ", "microseconds") if as_text else naive
 
 
 def utc(value: Any) -> datetime | None:
