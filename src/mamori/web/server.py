@@ -33,8 +33,11 @@ APP = "mamori.web.asgi:app_from_env"
 
 
 def _uvicorn_options(*, dev: bool, log_format: str = "text") -> dict[str, Any]:
+    from mamori.web.protocol import OneSendHttpToolsProtocol
+
     return {
         "factory": True,
+        "http": OneSendHttpToolsProtocol,  # a response's head and body in one send
         "log_config": uvicorn_log_config(log_format),
         "proxy_headers": False,
         "server_header": False,
