@@ -27,7 +27,9 @@ it runs on are shared and noisy, and exits 0 whether or not the goal is met.
      responses and the errors that complete in the window, and their latencies.
 
 It prints logins/s over all rounds, the bound (the mean of the rounds'), their ratio (goal >= 0.85:
-everything besides the hash costs under 15%) and each round's ratio, p50/p95 latency, errors and
+everything besides the hash costs under 15%) with a 95% interval from the spread of the rounds'
+ratios (this VM's speed drifts by tens of percent within seconds) and each round's ratio,
+p50/p95 latency, errors and
 the machine. As a cross-check that survives a busy machine it also prints the CPU time the
 server's process group spent per login, split into the hash and everything besides it, twice:
 with the bound's CPU time per verification, and with the CPU time the server's own hashing
@@ -42,12 +44,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import random
 import re
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -699,6 +703,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summarize(args, machine, params, rounds, server_log_errors, len(login_ids))
 
 
+def ratio_interval(ratio: float, round_ratios: Sequence[float]) -> tuple[float, float] | None:
+    """An approximate 95% interval for the ratio: the machine's speed drifts from round to
+    round, and the spread of the rounds' own ratios says how far the overall one could be off
+    (normal approximation; None with fewer than 3 rounds)."""
+    if len(round_ratios) < 3:
+        return None
+    half = 1.96 * statistics.stdev(round_ratios) / math.sqrt(len(round_ratios))
+    return (ratio - half, ratio + half)
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return sum(known) / len(known) if known and len(known) == len(values) else None
@@ -720,6 +734,7 @@ def summarize(
     window = sum(r.client.window for r in rounds)
     throughput = ok / window if window > 0 else 0.0
     ratio = throughput / bound if bound > 0 else 0.0
+    round_ratios = [r.login_rate / r.bound_rate if r.bound_rate else 0.0 for r in rounds]
     latencies = [ms for r in rounds for ms in r.client.latencies_ms]
     error_kinds: Counter[str] = Counter()
     for r in rounds:
@@ -821,7 +836,8 @@ def summarize(
             "other_processes_cores_during_logins": others_logins,
         },
         "ratio": ratio,
-        "round_ratios": [r.login_rate / r.bound_rate if r.bound_rate else 0.0 for r in rounds],
+        "ratio_interval_95": ratio_interval(ratio, round_ratios),
+        "round_ratios": round_ratios,
         "cpu_time_ratio": cpu_ratio,
         "in_server_cpu_time_ratio": in_server_ratio,
         "goal_ratio": GOAL_RATIO,
@@ -867,6 +883,17 @@ def report(result: dict[str, Any]) -> None:
         f"  ratio    {result['ratio']:.3f}  (logins/s / bound; goal >= {GOAL_RATIO})  {verdict}"
         + ("" if quiet else "  (machine busy: unreliable, see below)")
     )
+    interval = result["ratio_interval_95"]
+    if interval is not None:
+        low, high = interval
+        print(
+            f"           95% interval from the spread of the rounds: {low:.3f}-{high:.3f}"
+            + (
+                "  (the goal is inside it: more rounds would tell)"
+                if low < GOAL_RATIO <= high
+                else ""
+            )
+        )
     print(f"           per round: {per_round}")
     cpu_ratio = result["cpu_time_ratio"]
     if cpu["server_cpu_ms_per_login"] is not None and cpu_ratio is not None:
@@ -922,7 +949,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seconds", type=float, default=3.0, help="measured seconds per phase and round (3)"
     )
-    parser.add_argument("--rounds", type=int, default=10, help="rounds of bound then logins (10)")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of bound then logins (20)")
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="client warm-up seconds per round (1)"
     )
