@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing.process
 import os
 import platform
 import socket
@@ -105,6 +106,19 @@ def percentile(values: Sequence[float], pct: int) -> float | None:
 def stop_server(process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
     """SIGTERM to the server's process group (uvicorn's supervisor and workers), then SIGKILL."""
     stop_process_group(process, timeout=timeout)
+
+
+def stop_helper(
+    process: multiprocessing.process.BaseProcess, *, grace: float = 2.0, timeout: float = 15.0
+) -> None:
+    """Wait `grace` seconds for a helper process to end, then SIGTERM it, then SIGKILL it."""
+    process.join(timeout=grace)
+    if process.is_alive():
+        process.terminate()
+        process.join(timeout=timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def exit_on_sigterm(signum: int, _frame: object) -> None:

@@ -76,6 +76,7 @@ from bench.common import (
     machine_info,
     mamori_command,
     percentile,
+    stop_helper,
     stop_server,
 )
 
@@ -518,16 +519,6 @@ def generator_main(
     results.close()
 
 
-def stop_process(process: multiprocessing.process.BaseProcess) -> None:
-    process.join(timeout=2.0)
-    if process.is_alive():
-        process.terminate()
-        process.join(timeout=STOP_TIMEOUT)
-    if process.is_alive():
-        process.kill()
-        process.join()
-
-
 class PythonRun:
     def __init__(
         self, target: Target, port: int, *, connections: int, processes: int, seconds: float
@@ -586,7 +577,7 @@ class PythonRun:
         for pipe in self._pipes:
             pipe.close()
         for process in self._processes:
-            stop_process(process)
+            stop_helper(process, timeout=STOP_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,7 +686,7 @@ def stub_server() -> Iterator[int]:
     finally:
         receiving.close()
         process.terminate()
-        stop_process(process)
+        stop_helper(process, timeout=STOP_TIMEOUT)
 
 
 # --------------------------------------------------------------------------------------------------

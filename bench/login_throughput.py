@@ -82,6 +82,7 @@ from bench.common import (
     mamori_command,
     percentile,
     stolen_cores,
+    stop_helper,
     stop_server,
 )
 from bench.defense import ResponseHead, http_request, read_response
@@ -360,13 +361,7 @@ def helpers(
                 pipe.send(None)
             pipe.close()
         for helper in processes:
-            helper.join(timeout=5.0)
-            if helper.is_alive():
-                helper.terminate()
-                helper.join(timeout=SERVER_STOP_TIMEOUT)
-            if helper.is_alive():
-                helper.kill()
-                helper.join()
+            stop_helper(helper, grace=5.0, timeout=SERVER_STOP_TIMEOUT)
 
 
 def receive(pipe: Connection, timeout: float) -> Any:

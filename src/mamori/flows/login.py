@@ -55,6 +55,7 @@ from mamori.risk.policy import Mode, Verdict, decide
 from mamori.risk.scoring import score_login
 from mamori.store import Tx
 from mamori.store.counters import CountersUnavailable
+from mamori.store.devices import shows_client
 
 log = logging.getLogger("mamori.login")
 
@@ -696,13 +697,7 @@ def _seen_recently(device: Device, client: ClientContext, now: datetime) -> bool
     return (
         not device.ask_again
         and now - device.last_seen_at < TOUCH_INTERVAL
-        and device.last_ip == client.ip
-        and device.user_agent == client.user_agent[:512]
-        and device.browser == client.browser[:64]
-        and device.os == client.os[:64]
-        and device.device_type == client.device_type[:16]
-        and device.country == client.country[:2]
-        and device.as_name == client.as_name[:128]
+        and shows_client(device, client)
     )
 
 

@@ -19,6 +19,25 @@ from mamori.store.direct import Direct, columns, insert, select_all, utc, utc_re
 _D = {c.name: i for i, c in enumerate(t.devices.columns)}
 
 
+def _client_columns(client: ClientContext) -> dict[str, str]:
+    """What a binding stores of the client that last used it."""
+    return {"last_ip": client.ip, **t.client_columns(client)}
+
+
+def shows_client(device: Device, client: ClientContext) -> bool:
+    """The binding already stores what `bind` would write of `client`."""
+    stored = {
+        "last_ip": device.last_ip,
+        "user_agent": device.user_agent,
+        "browser": device.browser,
+        "os": device.os,
+        "device_type": device.device_type,
+        "country": device.country,
+        "as_name": device.as_name,
+    }
+    return stored == _client_columns(client)
+
+
 def _device(row: Sequence[Any]) -> Device:
     """A device from a row of every column in schema order (see `accounts._account`)."""
     return Device(
@@ -84,22 +103,13 @@ class Devices:
         ask_again: bool = False,
     ) -> Device:
         at = self.direct.time(now)
-        seen = {
-            "last_seen_at": at,
-            "last_ip": client.ip,
-            "user_agent": client.user_agent[:512],
-            "browser": client.browser[:64],
-            "os": client.os[:64],
-            "device_type": client.device_type[:16],
-            "country": client.country[:2],
-            "as_name": client.as_name[:128],
-        }
         params = {
             "device_hash": device_hash,
             "account_id": account_id,
             "created_at": at,
             "ask_again": ask_again,
-            **seen,
+            "last_seen_at": at,
+            **_client_columns(client),
         }
         row = await self.direct.row(_BIND, params)
         assert row is not None

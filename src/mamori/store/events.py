@@ -76,13 +76,8 @@ class Events:
             "account_id": account_id,
             "login_id": login_id[:128],
             "ip": client.ip,
-            "user_agent": client.user_agent[:512],
-            "browser": client.browser[:64],
-            "os": client.os[:64],
-            "device_type": client.device_type[:16],
-            "country": client.country[:2],
             "asn": client.asn,
-            "as_name": client.as_name[:128],
+            **t.client_columns(client),
             "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
         }
         row = await self.direct.row(_INSERT, {**values, "at": self.direct.time(at)})

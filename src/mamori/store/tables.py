@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from mamori.models import ClientContext
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -477,3 +479,15 @@ incident_action_items = Table(
     Column("target", String(128), primary_key=True),  # an account id, or a source
     Column("done_at", UTCDateTime(), nullable=True),
 )
+
+
+def client_columns(client: ClientContext) -> dict[str, str]:
+    """What an event and a device binding keep of the client, cut to their columns' sizes."""
+    return {
+        "user_agent": client.user_agent[:512],
+        "browser": client.browser[:64],
+        "os": client.os[:64],
+        "device_type": client.device_type[:16],
+        "country": client.country[:2],
+        "as_name": client.as_name[:128],
+    }

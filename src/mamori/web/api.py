@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mamori.errors import InputError, NotFound
 from mamori.flows import account as account_flow
@@ -29,7 +29,7 @@ from mamori.web.cookies import (
 )
 from mamori.web.deps import AuthDep, ClientDep, ServicesDep, client_of, services_of
 from mamori.web.errors import password_messages
-from mamori.web.security import check_not_cross_site
+from mamori.web.security import check_not_cross_site, replaying
 
 
 async def guard_unsafe(request: Request) -> None:
@@ -202,15 +202,7 @@ class FastLogin:
             chunks.append(message.get("body", b""))
             more = bool(message.get("more_body"))
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay = replaying(body, receive)
         request = Request(scope, replay)
         await guard_unsafe(request)
         data: LoginIn | None = None

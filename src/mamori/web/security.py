@@ -50,6 +50,21 @@ class CSRFFailed(InputError):
     code = "csrf_failed"
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands out `body` (read already) as one message, then whatever the
+    connection sends next (a disconnect)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class SecurityMiddleware:
     """Pure ASGI: caps the request body, resolves the client IP, adds security headers."""
 
@@ -103,15 +118,7 @@ class SecurityMiddleware:
                 return
             chunks.append(body)
             more = bool(message.get("more_body", False))
-        buffered = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": buffered, "more_body": False}
-            return await receive()
+        replay = replaying(b"".join(chunks), receive)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
